@@ -14,6 +14,7 @@ from convkit._dtypes import (
     float64, get_default_dtype, half, int, int8, int16, int32, int64, long, promote_types,
     set_default_dtype, short, uint8,
 )
+from convkit._tensor_str import get_printoptions, set_printoptions
 from convkit._random import Generator, default_generator, initial_seed, manual_seed, seed
 from convkit.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from convkit.autograd.tensor import Size, Tensor, device

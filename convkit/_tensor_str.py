@@ -242,10 +242,44 @@ def _add_suffixes(tensor_str: str, suffixes: "list[str]", indent: int,
     return "".join(parts)
 
 
+_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": math.inf, "edgeitems": 3, "linewidth": 80},
+}
+_options: dict = {**_PROFILES["default"], "sci_mode": None}
+
+
+def set_printoptions(precision: "int | None" = None, threshold: "float | None" = None,
+                     edgeitems: "int | None" = None, linewidth: "int | None" = None,
+                     profile: "str | None" = None, sci_mode: "bool | None" = None) -> None:
+    """Set how tensors print, as ``torch.set_printoptions`` does.
+
+    ``profile`` ("default", "short" or "full") resets the others first; ``sci_mode=None``
+    lets each tensor choose scientific notation by its value range.
+    """
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, "
+                             f"got {profile!r}")
+        _options.update(_PROFILES[profile])
+    for name, value in (("precision", precision), ("threshold", threshold),
+                        ("edgeitems", edgeitems), ("linewidth", linewidth)):
+        if value is not None:
+            _options[name] = value
+    _options["sci_mode"] = sci_mode
+
+
+def get_printoptions() -> dict:
+    """The current print options (a copy)."""
+    return dict(_options)
+
+
 def format_tensor(array: "np.ndarray", *, dtype_name: str, show_dtype: bool,
                   suffixes: "list[str]" = (), prefix: str = "tensor(",
-                  linewidth: int = 80, precision: int = 4, threshold: int = 1000,
-                  edgeitems: int = 3, sci_mode: "bool | None" = None) -> str:
+                  linewidth: "int | None" = None, precision: "int | None" = None,
+                  threshold: "float | None" = None, edgeitems: "int | None" = None,
+                  sci_mode: "bool | None" = None) -> str:
     """Return the text PyTorch's ``repr`` would give for a tensor with these values.
 
     Args:
@@ -261,12 +295,18 @@ def format_tensor(array: "np.ndarray", *, dtype_name: str, show_dtype: bool,
         prefix: Text before the values; continuation lines are indented by its
             length.
         linewidth, precision, threshold, edgeitems, sci_mode: The equivalents
-            of ``torch.set_printoptions`` settings.
+            of ``torch.set_printoptions`` settings; None takes the value set by
+            :func:`set_printoptions`.
 
     Returns:
         The complete text, e.g. ``tensor([[4., 4., 1.]], dtype=convkit.float64)``.
     """
-    opts = _PrintOptions(precision, threshold, edgeitems, linewidth, sci_mode)
+    pick = {**_options, **{k: v for k, v in (
+        ("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+        ("linewidth", linewidth), ("sci_mode", sci_mode)) if v is not None}}
+    precision, threshold, edgeitems, linewidth = (pick["precision"], pick["threshold"],
+                                                  pick["edgeitems"], pick["linewidth"])
+    opts = _PrintOptions(precision, threshold, edgeitems, linewidth, pick["sci_mode"])
     array = np.asarray(array)
     indent = len(prefix)
     all_suffixes: "list[str]" = []

@@ -317,3 +317,22 @@ def test_convkit_dtype_name_wraps_by_its_own_length() -> None:
     assert text.endswith("0]],\n" + " " * len(prefix) + "dtype=convkit.uint8)")
     torch_text = format_tensor(values, dtype_name="torch.uint8", show_dtype=True, prefix=prefix)
     assert torch_text == repr(torch.from_numpy(values).as_subclass(LongSubclassName))
+
+
+@pytest.mark.parametrize("options", [{"precision": 2}, {"threshold": 5, "edgeitems": 1},
+                                     {"linewidth": 40}, {"sci_mode": True},
+                                     {"profile": "short"}, {"profile": "full"}])
+def test_set_printoptions_matches_pytorch(options: dict) -> None:
+    import convkit
+
+    # float32: no dtype suffix, whose longer "convkit." name may wrap differently
+    values = np.linspace(-3.3, 12.7, 1200, dtype=np.float32).reshape(30, 40)
+    try:
+        torch.set_printoptions(**options)
+        convkit.set_printoptions(**options)
+        expected = repr(torch.from_numpy(values))
+        got = repr(convkit.from_numpy(values))
+    finally:
+        torch.set_printoptions(profile="default")
+        convkit.set_printoptions(profile="default")
+    assert got == expected.replace("torch.", "convkit.")
