@@ -16,8 +16,15 @@ Each differentiable op subclasses :class:`Function` with two static methods::
 Calling ``Mul.apply(a, b)`` runs ``forward`` without recording, wraps the result, and, when
 grad mode is on and an input requires grad, attaches a node of the graph to the output.
 The node is an instance of a class named after PyTorch's backward node (``MulBackward0``)
-so that ``repr`` shows ``grad_fn=<MulBackward0>``. Gradients whose shape differs from
-their input's (broadcasting) are summed back to the input's shape here, once for all ops.
+so that ``repr`` shows ``grad_fn=<MulBackward0>``; a Function without a ``node_name`` gets
+PyTorch's name for custom Functions (``MyExp`` -> ``MyExpBackward``). Gradients whose shape
+differs from their input's (broadcasting) are summed back to the input's shape here, once
+for all ops.
+
+Saved values. Backward may read tensors given to ``ctx.save_for_backward`` and tensors the
+forward keeps as attributes of ``ctx`` (``ctx.out = ...``). Both are checked against their
+version counters before backward runs, so an in-place change made after the forward is an
+error, as in PyTorch, rather than a silently wrong gradient.
 """
 
 from __future__ import annotations
@@ -63,6 +70,9 @@ class BackwardNode(Node):
         self.needs_input_grad: tuple[bool, ...] = ()
         self._saved: tuple[Tensor | None, ...] | None = None
         self._saved_versions: tuple[int, ...] = ()
+        # Tensors kept as ctx attributes: (tensor, version at the end of forward, the index
+        # of the output it is (or whose memory it is), else None).
+        self._kept: list[tuple[Tensor, int, int | None]] = []
         self._freed = False
         self._non_differentiable: set[int] = set()
         self.materialize_grads = True
@@ -82,6 +92,14 @@ class BackwardNode(Node):
     # --- what backward may call ------------------------------------------------------
     @property
     def saved_tensors(self) -> tuple[Tensor | None, ...]:
+        self._check_not_freed()
+        saved = self._saved or ()
+        for i, (t, version) in enumerate(zip(saved, self._saved_versions, strict=True)):
+            if t is not None:
+                self._check_version(t, version, self._output_index(t), i)
+        return saved
+
+    def _check_not_freed(self) -> None:
         if self._freed:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (or directly access saved "
@@ -89,18 +107,56 @@ class BackwardNode(Node):
                 "graph are freed when you call .backward() or autograd.grad(). Specify "
                 "retain_graph=True if you need to backward through the graph a second time or "
                 "if you need to access saved tensors after calling backward.")
-        saved = self._saved or ()
-        for i, (t, version) in enumerate(zip(saved, self._saved_versions, strict=True)):
-            if t is not None and t._version != version:
-                fn = t.grad_fn
-                origin = (f"which is output {t._output_nr} of {fn.name()}" if fn is not None
-                          else "which is a leaf tensor")
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: [{t.type()} {list(t.shape)}], {origin}, is at "
-                    f"version {t._version}; expected version {version} instead "
-                    f"(saved tensor {i} of {self.name()}).")
-        return saved
+
+    def _output_index(self, t: Tensor) -> int | None:
+        return next((nr for kept, _, nr in self._kept if kept is t), None)
+
+    def _check_version(self, t: Tensor, version: int, output_nr: int | None,
+                       index: int | None) -> None:
+        if t._version == version:
+            return
+        # PyTorch names the node without its "Backward0" suffix: "output 0 of Exp".
+        if output_nr is not None:
+            origin = f", which is output {output_nr} of {_short(self.name())},"
+        elif t.grad_fn is not None:
+            origin = f", which is output {t._output_nr} of {_short(t.grad_fn.name())},"
+        else:
+            origin = ""
+        which = f"saved tensor {index}" if index is not None else "a tensor kept"
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{t.type()} {list(t.shape)}]{origin} is at version "
+            f"{t._version}; expected version {version} instead ({which} of {self.name()}).")
+
+    def _keep(self, inputs: Sequence[Any], outputs: Sequence[Tensor]) -> None:
+        """Record the tensors backward may read (see the module docstring).
+
+        A kept tensor built over the same buffer as an input or output (an op that wraps
+        its result array twice, once for ctx and once to return) is the same memory, so it
+        takes that tensor's version counter: writes through either are then seen.
+        """
+        owners = [(o, i) for i, o in enumerate(outputs)] + [
+            (a, None) for a in inputs if _is_tensor(a)]
+        kept = [t for t in self._saved or () if t is not None]
+        for name, value in vars(self).items():
+            if name.startswith("_"):
+                continue
+            if _is_tensor(value):
+                kept.append(value)
+            elif isinstance(value, tuple | list):
+                kept.extend(v for v in value if _is_tensor(v))
+        for t in dict.fromkeys(kept):  # unique, in order
+            owner, output_nr = next(((o, nr) for o, nr in owners if o is t), (None, None))
+            if owner is None:
+                root = _root(t._storage)
+                owner, output_nr = next(((o, nr) for o, nr in owners
+                                         if _root(o._storage) is root), (None, None))
+                if owner is not None:
+                    t._version_box = owner._version_box
+            self._kept.append((t, t._version, output_nr))
+        # Versions of save_for_backward's tensors are those at the end of forward too.
+        self._saved_versions = tuple(t._version if t is not None else 0
+                                     for t in self._saved or ())
 
     def _release(self) -> None:
         self._saved = None
@@ -110,22 +166,34 @@ class BackwardNode(Node):
     def _call_backward(self, grads: list[Tensor | None]) -> tuple[Tensor | None, ...]:
         from convkit.autograd.tensor import Tensor
 
+        if self._kept:
+            self._check_not_freed()
+            for t, version, output_nr in self._kept:
+                if self._saved is None or all(t is not s for s in self._saved):
+                    self._check_version(t, version, output_nr, None)
         if self.materialize_grads:
             grads = [g if g is not None else Tensor._from_array(np.zeros(shape, d.np))
                      for g, (shape, d) in zip(grads, self._output_meta, strict=True)]
         result = self._function.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
-        if len(result) < len(self._input_meta):
-            result = result + (None,) * (len(self._input_meta) - len(result))
+        if len(result) != len(self._input_meta):
+            raise RuntimeError(f"function {self.name()} returned an incorrect number of "
+                               f"gradients (expected {len(self._input_meta)}, got "
+                               f"{len(result)})")
         out: list[Tensor | None] = []
-        for g, meta, needed in zip(result, self._input_meta, self.needs_input_grad, strict=False):
+        for i, (g, meta, needed) in enumerate(zip(result, self._input_meta,
+                                                   self.needs_input_grad, strict=True)):
             if g is None or not needed or meta is None:
                 out.append(None)
                 continue
             shape, dtype = meta
             if tuple(g.shape) != shape:
                 g = _sum_to_shape(g, shape)
+            if tuple(g.shape) != shape:
+                raise RuntimeError(f"Function {self.name()} returned an invalid gradient at "
+                                   f"index {i} - got {list(result[i].shape)} but expected "
+                                   f"shape compatible with {list(shape)}")
             if g.dtype is not dtype and not (g.dtype.is_complex and not dtype.is_complex):
                 g = g.to(dtype)
             elif g.dtype.is_complex and not dtype.is_complex:
@@ -135,11 +203,14 @@ class BackwardNode(Node):
 
 
 def _sum_to_shape(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Undo broadcasting: sum ``grad`` over the axes that broadcasting added or stretched."""
+    """Undo broadcasting: sum ``grad`` over the axes that broadcasting added or stretched.
+
+    A gradient that is not a broadcast of ``shape`` comes back unchanged (the caller raises).
+    """
     lead = grad.ndim - len(shape)
-    if lead < 0:
-        raise RuntimeError(f"gradient of shape {tuple(grad.shape)} cannot be reduced to the "
-                           f"input's shape {shape}")
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:],
+                                                          strict=True)):
+        return grad
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if axes:
@@ -154,7 +225,7 @@ class _FunctionMeta(type):
 
     def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> None:
         super().__init__(name, bases, ns)
-        node_name = ns.get("node_name") or f"{name}Backward0"
+        node_name = ns.get("node_name") or f"{name}Backward"
         cls._node_class = type(node_name, (BackwardNode,), {"_function": cls})
 
 
@@ -189,11 +260,21 @@ class Function(metaclass=_FunctionMeta):
             raw = cls.forward(ctx, *args, **kwargs)
         multiple = isinstance(raw, tuple)
         outputs = [_as_tensor(r) for r in (raw if multiple else (raw,))]
+        for i, out in enumerate(outputs):
+            if any(out is a for a in args):
+                # An input handed back unchanged: return a new tensor viewing it, as PyTorch
+                # does, so that attaching this node does not rewrite the input's own history.
+                alias = out._make_view(tuple(out.shape), out.stride(), out.storage_offset())
+                alias._set_view_of(out)
+                if id(out) in ctx._non_differentiable:
+                    ctx._non_differentiable.add(id(alias))
+                outputs[i] = alias
         base = args[0] if cls.is_view and isinstance(args[0], Tensor) else None
         if base is not None:
             for out in outputs:
                 out._set_view_of(base)
         if record:
+            ctx._keep(args, outputs)
             ctx.next_functions = tuple(
                 (a._grad_node(), a._output_nr if a.grad_fn is not None else 0)
                 if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args)
@@ -205,6 +286,23 @@ class Function(metaclass=_FunctionMeta):
                     continue
                 out._attach(ctx, i)
         return tuple(outputs) if multiple else outputs[0]
+
+
+def _is_tensor(value: Any) -> bool:
+    from convkit.autograd.tensor import Tensor
+
+    return isinstance(value, Tensor)
+
+
+def _root(arr: Any) -> Any:
+    """The object that owns an array's memory (the end of its ``.base`` chain)."""
+    while getattr(arr, "base", None) is not None:
+        arr = arr.base
+    return arr
+
+
+def _short(node_name: str) -> str:
+    return node_name.replace("Backward0", "").replace("Backward", "")
 
 
 def _as_tensor(value: Any) -> Tensor:

@@ -43,13 +43,22 @@ class _GradModeContext:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+class _NoParamGradModeContext(_GradModeContext):
+    """A grad mode without arguments, also usable as a bare decorator: ``@no_grad``."""
+
+    def __new__(cls, orig_func: _F | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamGradModeContext):  # noqa: N801 - PyTorch's name
     """Context manager and decorator under which no operation records a graph."""
 
     _mode = False
 
 
-class enable_grad(_GradModeContext):  # noqa: N801
+class enable_grad(_NoParamGradModeContext):  # noqa: N801
     """Context manager and decorator that turns graph recording back on."""
 
     _mode = True
@@ -66,7 +75,7 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
     def __enter__(self) -> None:
         pass
 
-    def __call__(self, fn: _F) -> _F:  # pragma: no cover - decorator form is rarely used
+    def __call__(self, fn: _F) -> _F:
         mode = self._mode
         _set_enabled(self._prev)
 

@@ -54,6 +54,8 @@ def _root_grads(outputs: list[Tensor], grad_outputs: Sequence[Tensor | None] | N
         if tuple(g.shape) != tuple(out.shape):
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{g.shape} and output[{i}] has a shape of {out.shape}.")
+        if g.dtype is not out.dtype:
+            g = g.to(out.dtype)  # as PyTorch: a gradient has its tensor's dtype
         grads.append(g)
     return grads
 
@@ -131,11 +133,20 @@ def _run(outputs: list[Tensor], grads: list[Tensor], retain_graph: bool, create_
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    from convkit.autograd.tensor import Tensor
+
     if not create_graph:
         g = g.detach()
     if t._grad is None:
-        # A fresh, contiguous tensor: never alias a gradient another leaf also receives.
-        t._grad = g.clone() if not create_graph else g
+        # A fresh, contiguous tensor: never alias a gradient another leaf also receives
+        # (x + y hands both the same one). Under create_graph the copy is recorded
+        # (PyTorch's CopyBackwards), so x.grad stays differentiable.
+        if create_graph:
+            fresh = Tensor._from_array(np.empty(tuple(g.shape), g.dtype.np))
+            with set_grad_enabled(True):
+                t._grad = fresh.copy_(g)
+        else:
+            t._grad = g.clone()
     elif create_graph:
         t._grad = t._grad + g
     else:
@@ -188,8 +199,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             if materialize_grads:
                 g = Tensor._from_array(np.zeros(tuple(t.shape), t.dtype.np))
             elif not allow_unused:
-                raise RuntimeError(f"One of the differentiated Tensors (inputs[{i}]) appears to "
-                                   "not have been used in the graph. Set allow_unused=True if "
-                                   "this is the desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is "
+                                   "the desired behavior.")
         result.append(g)
     return tuple(result)

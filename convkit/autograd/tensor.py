@@ -11,6 +11,7 @@ layer above; this module holds only what autograd itself needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Tensor", "Size", "contiguous_strides", "device"]
 
+# Installed by the ops layer (convkit.ops.inplace): rebuilds a stale view's history as an
+# as_strided view of its base. Autograd cannot import ops (imports point downward).
+_regenerate_view_history: Callable[[Tensor], None] | None = None
+
 
 class Size(tuple):
     """A tensor's shape: a tuple of ints that prints as ``convkit.Size([1, 1, 8, 8])``."""
@@ -37,6 +42,22 @@ class Size(tuple):
 
     def numel(self) -> int:
         return int(np.prod(self, dtype=np.int64))
+
+    # Slices and concatenations of a shape are shapes again, as with torch.Size.
+    def __getitem__(self, index: Any) -> Any:
+        item = super().__getitem__(index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other: Any) -> Size:
+        return Size(tuple(self) + tuple(other))
+
+    def __radd__(self, other: Any) -> Size:
+        return Size(tuple(other) + tuple(self))
+
+    def __mul__(self, n: Any) -> Size:
+        return Size(tuple(self) * n)
+
+    __rmul__ = __mul__
 
 
 class device:  # noqa: N801 - PyTorch's name
@@ -69,11 +90,19 @@ def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(strides)
 
 
-def _storage_of(arr: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-    """A 1-d buffer spanning ``arr``'s memory, and arr's element strides within it."""
+def _storage_of(arr: np.ndarray, keep_strides: bool = False
+                ) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A 1-d buffer spanning ``arr``'s memory, and arr's element strides within it.
+
+    A contiguous array gets PyTorch's canonical strides, unless ``keep_strides`` (memory
+    imported from elsewhere keeps the strides of its size-1 dims, as ``torch.from_numpy``
+    and ``torch.from_dlpack`` keep them).
+    """
     item = arr.itemsize
     if arr.size == 0 or arr.flags.c_contiguous:
         buf = arr.reshape(-1) if arr.size else np.empty(0, arr.dtype)
+        if keep_strides and arr.size:
+            return buf, tuple(s // item for s in arr.strides)
         return buf, contiguous_strides(arr.shape)
     strides = tuple(s // item for s in arr.strides)
     span = 1 + sum((n - 1) * s for n, s in zip(arr.shape, strides, strict=True))
@@ -88,8 +117,8 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_storage", "_offset", "_dtype", "_version_box", "_requires_grad",
-                 "_grad", "grad_fn", "_output_nr", "_accumulator", "_base", "_retains_grad",
-                 "__weakref__", "__dict__")
+                 "_grad", "_grad_fn", "_grad_fn_version", "_output_nr", "_accumulator", "_base",
+                 "_retains_grad", "__weakref__", "__dict__")
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
 
     def __init__(self, *args: Any) -> None:
@@ -100,12 +129,13 @@ class Tensor:
         self._init_from_array(arr)
 
     # ------------------------------------------------------------------ construction
-    def _init_from_array(self, arr: np.ndarray, version_box: list[int] | None = None) -> None:
+    def _init_from_array(self, arr: np.ndarray, version_box: list[int] | None = None,
+                         keep_strides: bool = False) -> None:
         if arr.dtype not in _dtypes._BY_NUMPY:
             raise TypeError(f"convkit has no dtype for NumPy's {arr.dtype}")
         if any(s < 0 or s % arr.itemsize for s in arr.strides):
             arr = np.ascontiguousarray(arr)
-        buf, strides = _storage_of(arr)
+        buf, strides = _storage_of(arr, keep_strides)
         self._storage = buf
         self._offset = 0
         self._data = as_strided(buf, arr.shape, tuple(s * arr.itemsize for s in strides))
@@ -113,17 +143,22 @@ class Tensor:
         self._version_box = version_box if version_box is not None else [0]
         self._requires_grad = False
         self._grad: Tensor | None = None
-        self.grad_fn: BackwardNode | None = None
+        self._grad_fn: BackwardNode | None = None
+        self._grad_fn_version = self._version_box[0]
         self._output_nr = 0
         self._accumulator: AccumulateGrad | None = None
         self._base: Tensor | None = None
         self._retains_grad = False
 
     @classmethod
-    def _from_array(cls, arr: np.ndarray) -> Tensor:
-        """Wrap an ndarray without copying it (a copy is made only for negative strides)."""
+    def _from_array(cls, arr: np.ndarray, keep_strides: bool = False) -> Tensor:
+        """Wrap an ndarray without copying it (a copy is made only for negative strides).
+
+        ``keep_strides=True`` is for imported memory (from_numpy, from_dlpack): see
+        :func:`_storage_of`.
+        """
         t = cls.__new__(cls)
-        t._init_from_array(arr)
+        t._init_from_array(arr, keep_strides=keep_strides)
         return t
 
     def _make_view(self, shape: tuple[int, ...], strides: tuple[int, ...], offset: int) -> Tensor:
@@ -138,7 +173,8 @@ class Tensor:
         t._version_box = self._version_box
         t._requires_grad = False
         t._grad = None
-        t.grad_fn = None
+        t._grad_fn = None
+        t._grad_fn_version = t._version_box[0]
         t._output_nr = 0
         t._accumulator = None
         t._base = None
@@ -149,8 +185,8 @@ class Tensor:
         self._base = base._base if base._base is not None else base
 
     def _attach(self, node: BackwardNode, output_nr: int) -> None:
-        self.grad_fn = node
         self._output_nr = output_nr
+        self.grad_fn = node
         self._requires_grad = True
 
     # ------------------------------------------------------------------ metadata
@@ -166,7 +202,7 @@ class Tensor:
         """The shape, or the length of dimension ``dim``."""
         if dim is None:
             return self.shape
-        return self._data.shape[self._wrap_dim(dim)]
+        return self._data.shape[self._wrap_shape_dim(dim)]
 
     @property
     def ndim(self) -> int:
@@ -217,7 +253,7 @@ class Tensor:
         strides = tuple(s // item for s in self._data.strides)
         if dim is None:
             return tuple(strides)
-        return strides[self._wrap_dim(dim)]
+        return strides[self._wrap_shape_dim(dim)]
 
     def storage_offset(self) -> int:
         return self._offset
@@ -237,6 +273,12 @@ class Tensor:
                     return False
                 expected *= n
         return True
+
+    def _wrap_shape_dim(self, dim: int) -> int:
+        # Ops treat a 0-d tensor as having one dim (sum(dim=0) works), size/stride do not.
+        if self.ndim == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        return self._wrap_dim(dim)
 
     def _wrap_dim(self, dim: int, ndim: int | None = None) -> int:
         n = self.ndim if ndim is None else ndim
@@ -259,7 +301,37 @@ class Tensor:
         self._version_box[0] += 1
 
     @property
+    def grad_fn(self) -> BackwardNode | None:
+        """The node that produced this tensor (None for leaves and untracked tensors).
+
+        A view's history goes stale when its memory is written through another view of the
+        same base (or the base itself): that write bumps the shared version counter and
+        rebases the base (CopySlices). Like PyTorch, the view then re-derives its history
+        from the base's, as an ``AsStridedBackward0`` node, the next time it is asked.
+        """
+        if self._base is not None and self._grad_fn_version != self._version_box[0]:
+            self._grad_fn_version = self._version_box[0]
+            if self._base._requires_grad and _regenerate_view_history is not None:
+                _regenerate_view_history(self)
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, node: BackwardNode | None) -> None:
+        old = self._grad_fn
+        self._grad_fn = node
+        self._grad_fn_version = self._version_box[0]
+        if self._retains_grad:
+            # retain_grad follows the tensor, not the node: after an in-place op PyTorch
+            # retains the gradient of the new value.
+            if old is not None:
+                old.__dict__.get("_retained", {}).pop(self._output_nr, None)
+            if node is not None:
+                node.__dict__.setdefault("_retained", {})[self._output_nr] = self
+
+    @property
     def requires_grad(self) -> bool:
+        if self._base is not None:
+            self.grad_fn  # noqa: B018 - a stale view may have come to require grad
         return self._requires_grad
 
     @requires_grad.setter
@@ -295,21 +367,24 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got "
                                 f"{type(value).__name__}")
             if tuple(value.shape) != tuple(self.shape):
-                raise RuntimeError(f"assigned grad has data of a different size: "
-                                   f"{list(value.shape)} vs {list(self.shape)}")
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value.shape)}' to a tensor of size "
+                                   f"'{list(self.shape)}'. Please ensure that the gradient and "
+                                   "the tensor are the same size")
             if value.dtype is not self.dtype:
-                raise RuntimeError(f"assigned grad has data of a different type: "
-                                   f"{value.dtype} vs {self.dtype}")
+                raise RuntimeError(f"attempting to assign a gradient with dtype "
+                                   f"'{value.dtype}' to a tensor with dtype '{self.dtype}'. "
+                                   "The gradient must match the tensor's dtype")
         self._grad = value
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self.grad_fn is not None:
+        node = self.grad_fn
+        if node is not None:
             self._retains_grad = True
-            retained = self.grad_fn.__dict__.setdefault("_retained", {})
-            retained[self._output_nr] = self
+            node.__dict__.setdefault("_retained", {})[self._output_nr] = self
 
     @property
     def retains_grad(self) -> bool:
@@ -336,6 +411,8 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -372,7 +449,7 @@ class Tensor:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
-        return self._data if not force else self._data.copy()
+        return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         arr = self.numpy()
@@ -391,9 +468,10 @@ class Tensor:
         return self._data.tolist()
 
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._requires_grad:
-            raise RuntimeError("Can't export tensors that require gradient, use "
-                               "tensor.detach()")
+        if self.requires_grad:
+            # BufferError is the DLPack protocol's "cannot export" (PyTorch raises it too).
+            raise BufferError("Can't export tensors that require gradient, use "
+                              "tensor.detach()")
         return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:
@@ -408,12 +486,12 @@ class Tensor:
     def __iter__(self) -> Any:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
+        return iter(self.unbind(0))  # as PyTorch does: one graph node for all the rows
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self.numel()} values is "
-                               "ambiguous")
+            amount = "no values" if self.numel() == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {amount} is ambiguous")
         return bool(self._data.reshape(-1)[0])
 
     def __float__(self) -> float:
@@ -460,9 +538,9 @@ class Tensor:
                              suffixes=suffixes, prefix=prefix)
 
     def __format__(self, spec: str) -> str:
-        if self.ndim == 0 and spec:
+        if self.ndim == 0:
             return format(self.item(), spec)
-        return repr(self)
+        return object.__format__(self, spec)  # TypeError for a non-empty spec, like PyTorch
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         return (_rebuild, (self._data.copy(), self._requires_grad))

@@ -1,5 +1,8 @@
-"""Neural-network building blocks (``convkit.nn.functional`` for now)."""
+"""Neural-network building blocks: ``functional``, layers, ``Parameter`` and ``init``."""
 
-from convkit.nn import functional
+from convkit.nn import functional, init
+from convkit.nn.modules import *  # noqa: F403 - the layers are the package's public surface
+from convkit.nn.modules import __all__ as _layers
+from convkit.nn.parameter import Parameter
 
-__all__ = ["functional"]
+__all__ = ["functional", "init", "Parameter", *_layers]

@@ -1,0 +1,249 @@
+"""Convolution layers: one ``_ConvNd`` base owns validation, parameters and printing;
+``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d`` and the generic ``ConvNd``/``ConvTransposeNd``
+only fix the number of spatial dimensions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from convkit import _dtypes
+from convkit.autograd.tensor import Tensor
+from convkit.nn import functional as F
+from convkit.nn import init
+from convkit.nn.modules.module import Module
+from convkit.nn.parameter import Parameter
+from convkit.ops import creation
+
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d", "ConvNd", "ConvTransposeNd"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+_DOC = """{kind} over an input of {n} spatial dimension(s) ({layout}).
+
+    Shape:
+        - Input: ``(N, C_in, {dims})`` or ``(C_in, {dims})``
+        - Output: ``(N, C_out, {dims_out})`` or ``(C_out, {dims_out})``, where per axis
+          ``{formula}``
+        - weight: ``{weight}``; bias: ``(C_out,)``
+"""
+_CONV_FORMULA = "out = floor((in + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1"
+_TRANSPOSED_FORMULA = ("out = (in-1)*stride - 2*padding + dilation*(kernel_size-1) "
+                       "+ output_padding + 1")
+
+
+def _doc(kind: str, n: int | str, transposed: bool) -> str:
+    dims = ", ".join(f"{a}" for a in ("D", "H", "W")[-n:]) if isinstance(n, int) else "*spatial"
+    return _DOC.format(
+        kind=kind, n=n, layout="the adjoint of convolution" if transposed else
+        "a cross-correlation: the kernel is not flipped", dims=dims,
+        dims_out=dims.replace("D", "D_out").replace("H", "H_out").replace("W", "W_out")
+        if isinstance(n, int) else "*out",
+        formula=_TRANSPOSED_FORMULA if transposed else _CONV_FORMULA,
+        weight="(C_in, C_out/groups, *kernel_size)" if transposed else
+        "(C_out, C_in/groups, *kernel_size)")
+
+
+def _tuple(value: Any, n: int, name: str, cls: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,) * n
+    if isinstance(value, tuple | list) and len(value) == n and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return tuple(value)
+    raise ValueError(f"{cls}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+
+
+class _ConvNd(Module):
+    """Shared constructor, validation, initialisation and repr of all convolution layers."""
+
+    _transposed = False
+    _strict = False  # the PyTorch-named classes refuse what PyTorch refuses
+
+    def __init__(self, ndim: int, in_channels: int, out_channels: int, kernel_size: Any,
+                 stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None, output_padding: Any = 0) -> None:
+        super().__init__()
+        cls = type(self).__name__
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                            ("groups", groups)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{cls}: {name} must be an int, got {value!r}")
+        if groups <= 0:
+            raise ValueError(f"{cls}: groups must be a positive integer, got groups={groups}")
+        if in_channels <= 0 or out_channels <= 0:
+            raise ValueError(f"{cls}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must be positive")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{cls}: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {list(_PADDING_MODES)}, but got "
+                             f"padding_mode='{padding_mode}'")
+        self.kernel_size = _tuple(kernel_size, ndim, "kernel_size", cls)
+        self.stride = _tuple(stride, ndim, "stride", cls)
+        self.dilation = _tuple(dilation, ndim, "dilation", cls)
+        if any(k <= 0 for k in self.kernel_size):
+            raise ValueError(f"{cls}: kernel_size must be positive, got {self.kernel_size}")
+        if any(s <= 0 for s in self.stride):
+            raise ValueError(f"{cls}: stride must be positive, got {self.stride}")
+        if any(d <= 0 for d in self.dilation):
+            raise ValueError(f"{cls}: dilation must be positive, got {self.dilation}")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                                 "{'valid', 'same'}")
+            if padding == "same" and any(s != 1 for s in self.stride) and self._strict:
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            if self._transposed:
+                raise ValueError(f"{cls}: padding must be an int or a tuple of ints, got "
+                                 f"{padding!r}")
+            self.padding: Any = padding
+        else:
+            self.padding = _tuple(padding, ndim, "padding", cls)
+            if any(p < 0 for p in self.padding):
+                raise ValueError(f"{cls}: padding must be non-negative, got {self.padding}")
+        self.output_padding = _tuple(output_padding, ndim, "output_padding", cls)
+        if self._transposed:
+            for op, s, d in zip(self.output_padding, self.stride, self.dilation, strict=True):
+                if op >= max(s, d) or op < 0:
+                    raise ValueError(f"{cls}: output_padding ({self.output_padding}) must be "
+                                     f"smaller than either stride ({self.stride}) or dilation "
+                                     f"({self.dilation})")
+        self.ndim = ndim
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.padding_mode = padding_mode
+        self.transposed = self._transposed
+        d = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+        shape = ((in_channels, out_channels // groups) if self._transposed else
+                 (out_channels, in_channels // groups)) + self.kernel_size
+        self.weight = Parameter(creation.empty(shape, dtype=d))
+        self.bias = Parameter(creation.empty(out_channels, dtype=d)) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)), bias uniform in ±1/sqrt(fan_in)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
+            if fan_in:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _padding_pairs(self) -> tuple[tuple[int, int], ...]:
+        """(lo, hi) per spatial axis, 'same' split as PyTorch splits it (extra at the end)."""
+        if self.padding == "valid":
+            return ((0, 0),) * self.ndim
+        if self.padding == "same":
+            pairs = []
+            for k, d in zip(self.kernel_size, self.dilation, strict=True):
+                total = d * (k - 1)
+                pairs.append((total // 2, total - total // 2))
+            return tuple(pairs)
+        return tuple((p, p) for p in self.padding)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * self.ndim:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self.ndim:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self.ndim:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class ConvNd(_ConvNd):
+    """Convolution with any number of spatial dims (``ndim``); 'same' works for any stride."""
+
+    def __init__(self, ndim: int, in_channels: int, out_channels: int, kernel_size: Any,
+                 stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
+        if isinstance(ndim, bool) or not isinstance(ndim, int) or ndim < 1:
+            raise ValueError(f"ConvNd: ndim must be a positive int, got {ndim!r}")
+        super().__init__(ndim, in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.padding_mode != "zeros":
+            pairs = F.resolve_padding(self.padding, input, self.weight, self.stride,
+                                      self.dilation, "conv")
+            flat = tuple(v for lo_hi in reversed(pairs) for v in lo_hi)
+            input, padding = F.pad(input, flat, mode=self.padding_mode), 0
+        else:
+            padding = self.padding
+        return F._convolve(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                           self.groups, type(self).__name__, strict=self._strict)
+
+
+class ConvTransposeNd(_ConvNd):
+    """Transposed convolution (the adjoint of :class:`ConvNd`) with any number of dims.
+
+    Beyond PyTorch, ``padding_mode`` may be reflect/replicate/circular: the input is padded
+    by ``dilation*(kernel_size-1) - padding`` on each side under that mode and the result
+    is the corresponding direct convolution (periodic boundaries with 'circular')."""
+
+    _transposed = True
+
+    def __init__(self, ndim: int, in_channels: int, out_channels: int, kernel_size: Any,
+                 stride: Any = 1, padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                 bias: bool = True, dilation: Any = 1, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None) -> None:
+        if isinstance(ndim, bool) or not isinstance(ndim, int) or ndim < 1:
+            raise ValueError(f"ConvTransposeNd: ndim must be a positive int, got {ndim!r}")
+        super().__init__(ndim, in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode, device, dtype, output_padding)
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
+        output_padding = F.transposed_output_padding(
+            input, output_size, self.stride, self.padding, self.kernel_size, self.dilation,
+            self.output_padding, self.ndim, type(self).__name__)
+        return F.conv_transpose(input, self.weight, self.bias, self.stride, self.padding,
+                                output_padding, self.groups, self.dilation,
+                                padding_mode=self.padding_mode)
+
+
+def _fixed_rank_init(n: int, base: type, transposed: bool) -> Any:
+    if transposed:
+        def __init__(self: Any, in_channels: int, out_channels: int, kernel_size: Any,
+                     stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+                     groups: int = 1, bias: bool = True, dilation: Any = 1,
+                     padding_mode: str = "zeros", device: Any = None,
+                     dtype: Any = None) -> None:
+            if padding_mode != "zeros":  # as in PyTorch; ConvTransposeNd accepts every mode
+                raise ValueError(f'Only "zeros" padding mode is supported for '
+                                 f"{type(self).__name__}")
+            base.__init__(self, n, in_channels, out_channels, kernel_size, stride, padding,
+                          output_padding, groups, bias, dilation, padding_mode, device, dtype)
+    else:
+        def __init__(self: Any, in_channels: int, out_channels: int, kernel_size: Any,
+                     stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1,
+                     bias: bool = True, padding_mode: str = "zeros", device: Any = None,
+                     dtype: Any = None) -> None:
+            base.__init__(self, n, in_channels, out_channels, kernel_size, stride, padding,
+                          dilation, groups, bias, padding_mode, device, dtype)
+    return __init__
+
+
+def _make(n: int, transposed: bool) -> type:
+    base = ConvTransposeNd if transposed else ConvNd
+    name = f"{'ConvTranspose' if transposed else 'Conv'}{n}d"
+    return type(name, (base,), {"__init__": _fixed_rank_init(n, base, transposed),
+                                "__module__": __name__, "_strict": True,
+                                "__doc__": _doc(name, n, transposed)})
+
+
+Conv1d, Conv2d, Conv3d = (_make(n, False) for n in (1, 2, 3))
+ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = (_make(n, True) for n in (1, 2, 3))
+ConvNd.__doc__ = (ConvNd.__doc__ or "") + "\n\n" + _doc("ConvNd", "N", False)
