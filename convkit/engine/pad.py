@@ -2,8 +2,9 @@
 
 Every mode is a gather along each padded axis: output position ``j`` reads input position
 ``source[j]`` (or the fill value where ``source[j] == -1``, for ``constant``). Negative
-padding crops (as PyTorch does: the mode's mapping is applied before the crop). The gradient is the matching scatter-add, so forward and backward share
-the same maps and cannot disagree.
+padding crops (as PyTorch does: the mode's mapping is applied before the crop). The gradient
+is the matching scatter-add, so forward and backward share the same maps and cannot
+disagree.
 """
 
 from __future__ import annotations

@@ -75,7 +75,9 @@ def max_pool(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
     fill = -np.inf if x.dtype.kind in "fc" else np.iinfo(x.dtype).min
     xpad = _pad_for_windows(x, out, kernel, stride, padding, dilation, fill)
     windows = window_view(xpad, out, kernel, stride, dilation)
-    flat = windows.reshape(windows.shape[: x.ndim] + (-1,))  # (*lead, *out, prod(kernel))
+    # (*lead, *out, *kernel) -> (*lead, *out, prod(kernel)); sizes spelt out, not -1, so
+    # that an empty batch reshapes too
+    flat = windows.reshape(windows.shape[: x.ndim] + (math.prod(kernel),))
     arg = np.argmax(flat, axis=-1)
     if x.dtype.kind in "fc":  # a NaN in a window wins, as in PyTorch
         nan = np.isnan(flat)
@@ -105,7 +107,8 @@ def max_pool_backward(grad: np.ndarray, indices: np.ndarray, input_shape: tuple[
     spatial = math.prod(input_shape[len(input_shape) - nd:])
     g = np.zeros((lead, spatial), dtype=grad.dtype)
     rows = np.arange(lead)[:, None]
-    np.add.at(g, (rows, indices.reshape(lead, -1)), grad.reshape(lead, -1))
+    per_row = math.prod(indices.shape[indices.ndim - nd:])  # explicit: lead may be 0
+    np.add.at(g, (rows, indices.reshape(lead, per_row)), grad.reshape(lead, per_row))
     return g.reshape(input_shape)
 
 
@@ -144,6 +147,11 @@ def avg_pool(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
     total = windows.sum(axis=tuple(range(x.ndim, x.ndim + nd)))
     divisor = _divisor(x.shape[-nd:], out, kernel, stride, padding, count_include_pad,
                        divisor_override)
+    if x.dtype.kind in "iu":
+        # integer averages truncate toward zero (C division), exactly, without a float
+        # round trip that would lose int64 precision
+        q = np.abs(total) // np.abs(divisor)
+        return (np.sign(total) * np.sign(divisor) * q).astype(x.dtype, copy=False)
     return (total / divisor).astype(x.dtype, copy=False)
 
 
@@ -211,6 +219,9 @@ def adaptive_max_pool(x: np.ndarray, out: tuple[int, ...]) -> tuple[np.ndarray, 
     coordinates, so ties resolve to the first element in row-major order as in PyTorch.
     """
     nd = len(out)
+    if any(o == 0 for o in out):  # nothing to reduce: empty values and indices
+        shape = x.shape[: x.ndim - nd] + tuple(out)
+        return np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
     values = x
     coords: list[np.ndarray] = []  # per reduced axis, the input coordinate of the max
     for i in range(nd - 1, -1, -1):
@@ -250,5 +261,6 @@ def max_unpool(x: np.ndarray, indices: np.ndarray, output_spatial: tuple[int, ..
     lead = x.shape[: x.ndim - nd]
     rows = math.prod(lead)
     out = np.zeros((rows, math.prod(output_spatial)), dtype=x.dtype)
-    out[np.arange(rows)[:, None], indices.reshape(rows, -1)] = x.reshape(rows, -1)
+    per_row = math.prod(x.shape[x.ndim - nd:])  # explicit: rows may be 0
+    out[np.arange(rows)[:, None], indices.reshape(rows, per_row)] = x.reshape(rows, per_row)
     return out.reshape(lead + tuple(output_spatial))

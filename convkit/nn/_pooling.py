@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from convkit.autograd.tensor import Tensor
+from convkit.engine.fold import sliding_positions
 from convkit.ops import pool as pool_ops
 
 __all__ = [
@@ -19,33 +20,70 @@ __all__ = [
     "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
     "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
-    "pad", "unfold", "fold", "ntuple",
+    "pad", "pad_pairs", "unfold", "fold", "ntuple",
 ]
 
 
 def ntuple(value: Any, n: int, name: str, op: str, allow_empty: bool = False
            ) -> tuple[int, ...]:
-    """An int or a length-``n`` sequence of ints as an n-tuple (a length-1 sequence repeats)."""
+    """An int or a length-``n`` sequence of ints as an n-tuple (a length-1 sequence repeats).
+
+    As in PyTorch, a value of the wrong type is a TypeError and a sequence of the wrong
+    length a RuntimeError.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         return (value,) * n
-    if isinstance(value, Sequence) and not isinstance(value, str):
+    if isinstance(value, Sequence) and not isinstance(value, str) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
         items = tuple(value)
         if len(items) == 1:
             items = items * n
-        if len(items) == n and all(isinstance(v, int) and not isinstance(v, bool)
-                                   for v in items):
+        if len(items) == n:
             return items
+        raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of {n} "
+                           f"ints, but got {name}={value!r} ({len(items)} values)")
     raise TypeError(f"{op}(): argument '{name}' must be an int or a tuple of {n} ints, but got "
                     f"{value!r}")
 
 
-def _spatial_input(x: Tensor, n: int, op: str) -> tuple[Tensor, bool]:
-    """Accept ``(N, C, *sp)`` and unbatched ``(C, *sp)``; returns the batched tensor."""
+def _check_dtype(x: Tensor, op: str, ints: str, kernel: str | None = None,
+                 complex_ok: bool = False, bool_ok: bool = False) -> None:
+    """Refuse the element types PyTorch's CPU kernel for ``op`` refuses (NotImplementedError).
+
+    ``ints`` is which integer types the kernel takes: ``"all"``, ``"int64"`` or ``"none"``.
+    ``kernel`` is the kernel's name in the message (PyTorch names the kernel it dispatched to).
+    """
+    from convkit.nn.functional import scalar_name
+
+    d = x.dtype
+    if d.is_floating_point:
+        return
+    if d.is_complex:
+        ok = complex_ok
+    elif d.name == "bool":
+        ok = bool_ok
+    else:
+        ok = ints == "all" or (ints == "int64" and d.name == "int64")
+    if not ok:
+        raise NotImplementedError(f"{op}: \"{kernel or op}\" not implemented for "
+                                  f"'{scalar_name(d)}'")
+
+
+def _spatial_input(x: Tensor, n: int, op: str, empty_channels: bool = False
+                   ) -> tuple[Tensor, bool]:
+    """Accept ``(N, C, *sp)`` and unbatched ``(C, *sp)``; returns the batched tensor.
+
+    As in PyTorch only the batch may be empty (and the channels, with ``empty_channels``,
+    for adaptive average pooling).
+    """
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
-    if x.ndim not in (n + 1, n + 2) or any(s == 0 for s in x.shape[-n:]):
+    # the first dim that must be non-empty: the channels, or the first spatial dim
+    first = x.ndim - n - (0 if empty_channels else 1)
+    if x.ndim not in (n + 1, n + 2) or any(s == 0 for s in x.shape[first:]):
         raise RuntimeError(f"{op}: Expected {n + 1}D or {n + 2}D (batch mode) tensor with "
-                           f"non-zero spatial sizes for input, but got: {list(x.shape)}")
+                           f"optional 0 dim batch size and non-zero other dimensions for "
+                           f"input, but got: {list(x.shape)}")
     return (x.unsqueeze(0), True) if x.ndim == n + 1 else (x, False)
 
 
@@ -66,8 +104,10 @@ def _pool_args(x: Tensor, n: int, kernel_size: Any, stride: Any, padding: Any, d
     _positive(kernel, "kernel_size", op)
     _positive(stride_t, "stride", op)
     _positive(dil, "dilation", op)
+    if any(p < 0 for p in pad):
+        raise RuntimeError(f"{op}: pad must be non-negative, but got padding={pad}")
     for p, k in zip(pad, kernel, strict=True):
-        if p < 0 or p > k // 2:  # PyTorch's limit ignores dilation
+        if p > k // 2:  # PyTorch's limit ignores dilation
             raise RuntimeError(f"{op}: pad should be at most half of kernel size, but got "
                                f"padding={pad} and kernel_size={kernel}")
     sizes = tuple(x.shape[-n:])
@@ -95,6 +135,11 @@ def max_pool(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any =
     x, unbatched = _spatial_input(input, n, op)
     kernel, stride_t, pad, dil = _pool_args(x, n, kernel_size, stride, padding, dilation,
                                             ceil_mode, op)
+    # PyTorch's 1-d kernel without indices is floating-point only; the one with indices
+    # (also used for 2-d and 3-d) takes integers too.
+    plain_1d = op == "max_pool1d" and not return_indices and not x.requires_grad
+    _check_dtype(x, op, "none" if plain_1d else "all",
+                 "max_pool1d_impl" if plain_1d else f"max_pool{n}d")
     values, indices = pool_ops.max_pool(x, kernel, stride_t, pad, dil, bool(ceil_mode))
     if unbatched:
         values, indices = values.squeeze(0), indices.squeeze(0)
@@ -108,14 +153,27 @@ def avg_pool(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any =
     """N-d average pooling; the divisor counts padding when ``count_include_pad`` (but never
     the ``ceil_mode`` overhang), or is ``divisor_override``."""
     n = ndim if ndim is not None else _rank_of(kernel_size, op)
+    if op in ("avg_pool2d", "lp_pool2d") and isinstance(input, Tensor) and input.ndim < 3:
+        # PyTorch's 2-d kernel checks its arguments, then reads input.size(-3) before it
+        # checks the rank
+        ntuple(kernel_size, n, "kernel_size", op)
+        if stride is not None and stride != [] and stride != ():
+            ntuple(stride, n, "stride", op)
+        ntuple(padding, n, "padding", op)
+        raise IndexError(f"{op}: Dimension out of range: expected a 3D or 4D (batch mode) "
+                         f"input, but got input of size {list(input.shape)}")
     x, unbatched = _spatial_input(input, n, op)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError(f"{op}: divisor must be not zero (divisor_override=0)")
     kernel, stride_t, pad, _ = _pool_args(x, n, kernel_size, stride, padding, 1, ceil_mode,
                                           op)
-    if not (x.dtype.is_floating_point or x.dtype.is_complex):
-        raise RuntimeError(f"{op}: \"avg_pool\" not implemented for '{x.dtype}' (use a "
-                           "floating-point input)")
+    if n == 3 and any(s < k for s, k in zip(x.shape[2:], kernel, strict=True)):
+        # PyTorch's 3-d average pooling compares the unpadded input with the kernel
+        raise RuntimeError(f"{op}: input image (T: {x.shape[2]} H: {x.shape[3]} W: "
+                           f"{x.shape[4]}) smaller than kernel size (kT: {kernel[0]} kH: "
+                           f"{kernel[1]} kW: {kernel[2]})")
+    # int64 averages truncate toward zero, as PyTorch's integer division does
+    _check_dtype(x, op, "int64", "avg_pool2d" if n <= 2 else "avg_pool3d")
     out = pool_ops.avg_pool(x, kernel, stride_t, pad, bool(ceil_mode), bool(count_include_pad),
                             divisor_override)
     return out.squeeze(0) if unbatched else out
@@ -129,12 +187,20 @@ def _rank_of(kernel_size: Any, op: str) -> int:
 
 
 def _adaptive_size(x: Tensor, n: int, output_size: Any, op: str) -> tuple[int, ...]:
-    sizes = (output_size,) * n if isinstance(output_size, int) or output_size is None \
-        else tuple(output_size)
+    """``output_size`` as n sizes; ``None`` keeps the input's size along that axis."""
+    if isinstance(output_size, int | None) and not isinstance(output_size, bool):
+        sizes: tuple[Any, ...] = (output_size,) * n
+    elif isinstance(output_size, Sequence) and not isinstance(output_size, str):
+        sizes = tuple(output_size)
+    else:
+        raise TypeError(f"{op}(): output_size must be an int, None or a tuple of {n} of them, "
+                        f"got {type(output_size).__name__} {output_size!r}")
     if len(sizes) != n:
         raise RuntimeError(f"{op}: output_size must be {n} ints, got {output_size!r}")
     out = tuple(x.shape[-n + i] if s is None else s for i, s in enumerate(sizes))
-    if any(not isinstance(s, int) or s < 0 for s in out):
+    if any(not isinstance(s, int) or isinstance(s, bool) for s in out):
+        raise TypeError(f"{op}(): output_size must hold ints or None, got {output_size!r}")
+    if any(s < 0 for s in out):
         raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 "
                            f"but received {output_size!r}")
     return out
@@ -144,8 +210,10 @@ def _adaptive_avg(n: int) -> Any:
     op = f"adaptive_avg_pool{n}d"
 
     def adaptive_avg_pool(input: Tensor, output_size: Any) -> Tensor:
-        x, unbatched = _spatial_input(input, n, op)
-        out = pool_ops.adaptive_avg_pool(x, _adaptive_size(x, n, output_size, op))
+        x, unbatched = _spatial_input(input, n, op, empty_channels=True)
+        size = _adaptive_size(x, n, output_size, op)
+        _check_dtype(x, op, "none")  # PyTorch's adaptive kernels are floating-point only
+        out = pool_ops.adaptive_avg_pool(x, size)
         return out.squeeze(0) if unbatched else out
 
     adaptive_avg_pool.__name__ = adaptive_avg_pool.__qualname__ = op
@@ -160,7 +228,9 @@ def _adaptive_max(n: int) -> Any:
     def adaptive_max_pool(input: Tensor, output_size: Any, return_indices: bool = False
                           ) -> Any:
         x, unbatched = _spatial_input(input, n, op)
-        values, indices = pool_ops.adaptive_max_pool(x, _adaptive_size(x, n, output_size, op))
+        size = _adaptive_size(x, n, output_size, op)
+        _check_dtype(x, op, "none")
+        values, indices = pool_ops.adaptive_max_pool(x, size)
         if unbatched:
             values, indices = values.squeeze(0), indices.squeeze(0)
         return (values, indices) if return_indices else values
@@ -195,6 +265,10 @@ def _fixed_pools(n: int) -> tuple[Any, Any, Any, Any]:
                    ceil_mode: bool = False) -> Tensor:
         """``(sum over the window of x**p) ** (1/p)``, computed as PyTorch does."""
         op = f"lp_pool{n}d"
+        if (n > 1 and isinstance(kernel_size, Sequence) and not isinstance(kernel_size, str)
+                and len(kernel_size) != n):  # PyTorch unpacks it into n names here
+            raise ValueError(f"{op}: kernel_size must be an int or {n} ints, got "
+                             f"{kernel_size!r} ({len(kernel_size)} values to unpack)")
         kernel = ntuple(kernel_size, n, "kernel_size", op)
         powered = input.pow(norm_type)
         out = avg_pool(powered, kernel, stride, 0, ceil_mode, True, None, ndim=n, op=op)
@@ -208,6 +282,15 @@ def _fixed_pools(n: int) -> tuple[Any, Any, Any, Any]:
         stride_t = kernel if stride is None else ntuple(stride, n, "stride", op)
         pad = ntuple(padding, n, "padding", op)
         x, unbatched = _spatial_input(input, n, op)
+        _check_dtype(x, op, "none", f"max_unpool{max(n, 2)}d")
+        if not isinstance(indices, Tensor):
+            raise TypeError(f"{op}(): argument 'indices' must be Tensor, not "
+                            f"{type(indices).__name__}")
+        if indices.dtype.name != "int64":
+            from convkit.nn.functional import scalar_name
+
+            raise RuntimeError(f"{op}: elements in indices should be type int64 but got: "
+                               f"{scalar_name(indices.dtype)}")
         idx = indices.unsqueeze(0) if unbatched else indices
         if tuple(idx.shape) != tuple(x.shape):
             raise RuntimeError(f"{op}: Expected shape of indices to be same as that of the "
@@ -218,10 +301,11 @@ def _fixed_pools(n: int) -> tuple[Any, Any, Any, Any]:
         if output_size is None:
             size = default
         else:
-            size = tuple(output_size)[-n:]
-            if len(size) != n:
-                raise ValueError(f"{op}: output_size should have {n} or {n + 2} elements, "
-                                 f"got {len(tuple(output_size))}")
+            given = tuple(output_size)
+            if len(given) not in (n, n + 2):
+                raise ValueError(f"{op}: output_size should be a sequence containing {n} or "
+                                 f"{n + 2} elements, but it has a length of '{len(given)}'")
+            size = given[-n:]
             for s, d, st in zip(size, default, stride_t, strict=True):
                 if not d - st < s < d + st:
                     raise ValueError(f"{op}: invalid output_size {tuple(output_size)} (dim "
@@ -256,21 +340,19 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
     the LAST dim, as PyTorch does. Negative values crop.
 
     Modes: ``constant`` (with ``value``), ``reflect`` (mirror without repeating the edge),
-    ``replicate`` (repeat the edge), ``circular`` (wrap around).
+    ``replicate`` (repeat the edge), ``circular`` (wrap around). As in PyTorch, the
+    non-constant modes pad 1 to 3 dims of an input with one or two more dims.
+
+    Shape: ``(*, D_1, ..., D_n) -> (*, D_1 + lo_1 + hi_1, ..., D_n + lo_n + hi_n)``.
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"pad(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if isinstance(pad, int) or not all(isinstance(p, int) and not isinstance(p, bool)
-                                       for p in pad):
+    if (isinstance(pad, int | str) or not isinstance(pad, Sequence)
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in pad)):
         raise TypeError(f"pad(): argument 'pad' must be a tuple of ints, but got {pad!r}")
-    pad = tuple(pad)
     if len(pad) % 2:
         raise RuntimeError(f"Padding length must be divisible by 2 (got {len(pad)} values)")
     n = len(pad) // 2
-    if n > input.ndim:
-        raise RuntimeError(f"Padding length should be less than or equal to two times the input "
-                           f"dimension but got padding length {len(pad)} and input of dimension "
-                           f"{input.ndim}")
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}; expected one of "
                                   "'constant', 'reflect', 'replicate', 'circular'")
@@ -283,6 +365,23 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
                 f"(mode={mode!r} pads {n} dim(s) of a {input.ndim}-d input: it needs "
                 f"{n + 1}-d or {n + 2}-d input)")
     pairs = tuple((pad[2 * i], pad[2 * i + 1]) for i in range(n))[::-1]  # first dim first
+    return pad_pairs(input, pairs, mode, value)
+
+
+def pad_pairs(input: Tensor, pairs: tuple[tuple[int, int], ...], mode: str,
+              value: float | None = None) -> Tensor:
+    """Pad the last ``len(pairs)`` dims by ``(lo, hi)`` each (first dim first), any number of
+    them: :func:`pad` without its limit on the rank for the non-constant modes, which the
+    generic N-d convolutions use. ``mode`` is checked by the caller.
+    """
+    n = len(pairs)
+    if n > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {2 * n} and input of dimension "
+                           f"{input.ndim}")
+    if mode in ("reflect", "replicate"):
+        _check_dtype(input, "pad", "all", f"{'reflection' if mode == 'reflect' else 'replication'}"
+                     f"_pad{max(n, 1)}d", complex_ok=True)
     first = input.ndim - n
     for axis, (lo, hi) in enumerate(pairs, start=first):
         size = input.shape[axis]
@@ -293,7 +392,8 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
             raise RuntimeError(f"The input size {size}, plus negative padding {lo} and {hi} "
                                f"resulted in a negative output size, which is invalid. Check "
                                f"dimension {axis} of your input.")
-        if mode == "reflect" and (abs(lo) >= size or abs(hi) >= size):
+        # signed, as in PyTorch: a negative pad only crops, whatever its size
+        if mode == "reflect" and (lo >= size or hi >= size):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
                                f"input dimension, but got: padding ({lo}, {hi}) at dimension "
                                f"{axis} of input {list(input.shape)}")
@@ -328,8 +428,6 @@ def _fold_args(n: int, kernel_size: Any, dilation: Any, padding: Any, stride: An
 
 def _blocks(size: tuple[int, ...], kernel: tuple[int, ...], dil: tuple[int, ...],
             pad_t: tuple[int, ...], stride_t: tuple[int, ...], op: str) -> tuple[int, ...]:
-    from convkit.engine.fold import sliding_positions
-
     blocks = sliding_positions(size, kernel, dil, pad_t, stride_t)
     if any(b < 1 for b in blocks):
         raise RuntimeError(f"{op}: Given input with spatial size {size}, kernel_size={kernel}, "
@@ -341,13 +439,23 @@ def _blocks(size: tuple[int, ...], kernel: tuple[int, ...], dil: tuple[int, ...]
 
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
            stride: Any = 1) -> Tensor:
-    """im2col: ``(N, C, H, W) -> (N, C*kH*kW, L)``, one column per sliding window."""
-    if input.ndim not in (3, 4):
-        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got "
-                                  f"{input.ndim}D)")
+    """im2col: ``(N, C, H, W) -> (N, C*kH*kW, L)`` (or unbatched ``(C, H, W) -> (C*kH*kW,
+    L)``), one column per sliding window, rows ordered channel-major then kernel taps."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"unfold(): argument 'input' must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input.ndim < 3:
+        # PyTorch reads input.size(2) before it checks the rank: an IndexError
+        raise IndexError(f"unfold: Dimension out of range: expected a 3D or 4D (batch mode) "
+                         f"input, but got input of size {list(input.shape)}")
+    if input.ndim > 4 or any(s == 0 for s in input.shape[-3:]):
+        raise RuntimeError(f"unfold: Expected 3D or 4D (batch mode) tensor with possibly 0 batch "
+                           f"size and other non-zero dimensions for input, but got: "
+                           f"{list(input.shape)}")
     x = input.unsqueeze(0) if input.ndim == 3 else input
     kernel, dil, pad_t, stride_t = _fold_args(2, kernel_size, dilation, padding, stride,
                                               "unfold")
+    _check_dtype(x, "unfold", "none", "im2col_out_cpu", complex_ok=True, bool_ok=True)
     _blocks(tuple(x.shape[2:]), kernel, dil, pad_t, stride_t, "unfold")
     out = pool_ops.unfold(x, kernel, dil, pad_t, stride_t)
     return out.squeeze(0) if input.ndim == 3 else out
@@ -355,24 +463,29 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
 
 def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1,
          padding: Any = 0, stride: Any = 1) -> Tensor:
-    """col2im: ``(N, C*kH*kW, L) -> (N, C, *output_size)``, summing overlapping values."""
-    if input.ndim not in (2, 3):
-        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input "
-                                  f"Tensors are supported (got {input.ndim}D)")
+    """col2im: ``(N, C*kH*kW, L) -> (N, C, *output_size)`` (or unbatched), summing the values
+    that overlapping windows put on the same pixel; the adjoint of :func:`unfold`."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fold(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.ndim not in (2, 3) or any(s == 0 for s in input.shape[-2:]):
+        raise RuntimeError(f"fold: Expected 2D or 3D (batch mode) tensor for input with possibly "
+                           f"0 batch size and non-zero dimensions for input, but got: "
+                           f"{list(input.shape)}")
     x = input.unsqueeze(0) if input.ndim == 2 else input
     size = ntuple(output_size, 2, "output_size", "fold")
     kernel, dil, pad_t, stride_t = _fold_args(2, kernel_size, dilation, padding, stride, "fold")
+    _check_dtype(x, "fold", "none", "col2im_out_cpu", complex_ok=True, bool_ok=True)
     taps = math.prod(kernel)
     if x.shape[1] % taps:
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "
                            f"of kernel_size, but got input.size(1)={x.shape[1]} and "
                            f"kernel_size={kernel}")
-    blocks = _blocks(size, kernel, dil, pad_t, stride_t, "fold")
-    if x.shape[2] != math.prod(blocks):
-        raise RuntimeError(f"Given output_size={size}, kernel_size={kernel}, dilation={dil}, "
-                           f"padding={pad_t}, stride={stride_t}, expected size of input's "
-                           f"dimension 2 to match the calculated number of sliding blocks "
-                           f"{' * '.join(map(str, blocks))} = {math.prod(blocks)}, but got "
-                           f"input.size(2)={x.shape[2]}.")
+    blocks = sliding_positions(size, kernel, dil, pad_t, stride_t)
+    if x.shape[2] != math.prod(blocks) or any(b < 1 for b in blocks):
+        raise RuntimeError(f"fold: Given output_size={size}, kernel_size={kernel}, "
+                           f"dilation={dil}, padding={pad_t}, stride={stride_t}, expected size "
+                           f"of input's dimension 2 to match the calculated number of sliding "
+                           f"blocks {' * '.join(map(str, blocks))} = {math.prod(blocks)}, but "
+                           f"got input.size(2)={x.shape[2]}.")
     out = pool_ops.fold(x, size, kernel, dil, pad_t, stride_t)
     return out.squeeze(0) if input.ndim == 2 else out

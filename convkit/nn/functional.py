@@ -13,17 +13,38 @@ from typing import Any
 
 from convkit.autograd.tensor import Tensor
 from convkit.nn._pooling import (
-    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
-    adaptive_max_pool2d, adaptive_max_pool3d, avg_pool, avg_pool1d, avg_pool2d, avg_pool3d,
-    fold, lp_pool1d, lp_pool2d, lp_pool3d, max_pool, max_pool1d, max_pool2d, max_pool3d,
-    max_unpool1d, max_unpool2d, max_unpool3d, pad, unfold,
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+    avg_pool,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    fold,
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_pool,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+    pad,
+    pad_pairs,
+    unfold,
 )
 from convkit.ops.conv import ConvGradInput, convolution
 
 __all__ = [
     "conv", "conv1d", "conv2d", "conv3d", "conv_transpose", "conv_transpose1d",
-    "conv_transpose2d", "conv_transpose3d", "pad", "unfold", "fold", "max_pool", "avg_pool",
-    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "conv_transpose2d", "conv_transpose3d", "pad", "pad_pairs", "unfold", "fold", "max_pool",
+    "avg_pool", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d",
+    "avg_pool3d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "lp_pool1d",
     "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
@@ -113,24 +134,73 @@ def resolve_padding(padding: Any, input: Tensor, weight: Tensor, stride: Any, di
                           op, strict=False)
 
 
+# PyTorch's names for scalar types, as its "not implemented for 'Long'" messages print them.
+_SCALAR_NAMES = {"uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+                 "int64": "Long", "bool": "Bool", "float16": "Half", "float32": "Float",
+                 "float64": "Double", "complex64": "ComplexFloat",
+                 "complex128": "ComplexDouble"}
+
+
+def scalar_name(dtype: Any) -> str:
+    """``'Long'`` for int64: the name PyTorch's kernel-dispatch errors use."""
+    return _SCALAR_NAMES.get(dtype.name, dtype.name)
+
+
+def _check_dtype_supported(dtype: Any, op: str, transposed: bool, dilated: bool,
+                           strict: bool) -> None:
+    """Refuse the element types PyTorch's CPU kernels refuse, with its exception class.
+
+    PyTorch never convolves bool; int64 goes everywhere; the other integer types only
+    through its plain kernel (not transposed, not dilated). The generic ``conv`` and
+    ``conv_transpose`` (``strict=False``) take every integer type: the engine computes them
+    all alike, wrapping around on overflow as PyTorch does.
+    """
+    if dtype.is_floating_point or dtype.is_complex or dtype.name == "int64":
+        return
+    if dtype.name == "bool" or (strict and (transposed or dilated)):
+        kind = "transposed" if transposed else "dilated" if dilated else ""
+        raise NotImplementedError(f"{op}: \"{kind + ' ' if kind else ''}convolution\" not "
+                                  f"implemented for '{scalar_name(dtype)}'")
+
+
+def _check_not_empty_image(x: Tensor, input: Tensor, op: str) -> None:
+    """PyTorch: an empty batch or no channels give an empty output, an empty image does not."""
+    if x.shape[0] and x.shape[1] and any(s == 0 for s in x.shape[2:]):
+        raise RuntimeError(f"{op}: Only zero batch or zero channel inputs are supported, but "
+                           f"got input of size {list(input.shape)}")
+
+
 def _check_common(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
-                  dilation: Any, groups: int, op: str, transposed: bool
+                  dilation: Any, groups: int, op: str, transposed: bool, strict: bool
                   ) -> tuple[Tensor, bool, tuple[int, ...], tuple[int, ...]]:
-    """Validation shared by convolution and transposed convolution."""
+    """Validation shared by convolution and transposed convolution.
+
+    Returns the input as a batch ``(N, C, *spatial)``, whether it came unbatched, and the
+    stride and dilation as n-tuples.
+    """
     for name, t in (("input", input), ("weight", weight)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not "
                             f"{type(t).__name__}")
     n = weight.ndim - 2
     if n < 1:
-        raise RuntimeError(f"{op}: weight must have at least 3 dims ("
-                           f"{'in_channels, out_channels/groups' if transposed else 'out_channels, in_channels/groups'}"
-                           f", *kernel), got shape {list(weight.shape)}")
+        layout = ("in_channels, out_channels/groups" if transposed else
+                  "out_channels, in_channels/groups")
+        raise RuntimeError(f"{op}: weight must have at least 3 dims ({layout}, *kernel), got "
+                           f"shape {list(weight.shape)}")
     if input.ndim not in (n + 1, n + 2):
         raise RuntimeError(f"{op}: Expected {n + 1}D (unbatched) or {n + 2}D (batched) input, "
                            f"but got input of size: {list(input.shape)}")
     unbatched = input.ndim == n + 1
     x = input.unsqueeze(0) if unbatched else input
+    if any(k == 0 for k in weight.shape[2:]):
+        raise RuntimeError(f"{op}: kernel size should be greater than zero, but got weight of "
+                           f"size {list(weight.shape)}")
+    if transposed and weight.shape[1] == 0:
+        raise RuntimeError(f"{op}: non-empty weight expected (out_channels/groups is 0), but "
+                           f"got weight of size {list(weight.shape)}")
+    if transposed:
+        _check_not_empty_image(x, input, op)
     stride_t = _ntuple(stride, n, "stride", op)
     dilation_t = _ntuple(dilation, n, "dilation", op)
     if any(s <= 0 for s in stride_t):
@@ -161,21 +231,20 @@ def _check_common(input: Tensor, weight: Tensor, bias: Tensor | None, stride: An
         if tuple(bias.shape) != (out_channels,):
             raise RuntimeError(f"{op}: expected bias of shape [{out_channels}] (one per output "
                                f"channel), got {list(bias.shape)}")
-    if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not weight.dtype):
-        raise RuntimeError(f"{op}: Input type ({x.type()}) and weight type ({weight.type()}) "
-                           "should be the same" + ("" if bias is None or bias.dtype is
-                                                   weight.dtype else
-                                                   f" (and bias type {bias.type()})"))
-    if not (x.dtype.is_floating_point or x.dtype.is_complex):
-        raise RuntimeError(f"{op}: \"slow_conv\" not implemented for '{x.dtype}': convolution "
-                           "needs floating-point or complex tensors")
+    if bias is not None and bias.dtype is not x.dtype:
+        raise RuntimeError(f"{op}: Input type ({x.dtype}) and bias type ({bias.dtype}) should "
+                           "be the same")
+    if x.dtype is not weight.dtype:
+        raise RuntimeError(f"{op}: Input type ({x.dtype}) and weight type ({weight.dtype}) "
+                           "should be the same")
+    _check_dtype_supported(x.dtype, op, transposed, any(d != 1 for d in dilation_t), strict)
     return x, unbatched, stride_t, dilation_t
 
 
 def _convolve(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
               dilation: Any, groups: int, op: str, strict: bool) -> Tensor:
     x, unbatched, stride_t, dilation_t = _check_common(input, weight, bias, stride, dilation,
-                                                       groups, op, transposed=False)
+                                                       groups, op, False, strict)
     kernel = tuple(weight.shape[2:])
     pairs = _padding_pairs(padding, tuple(x.shape[2:]), kernel, dilation_t, stride_t, op,
                            strict)
@@ -186,6 +255,7 @@ def _convolve(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, p
                                f"spatial dim {axis} has padded size {size + lo + hi} "
                                f"({size} + padding {lo} + {hi}) but the dilated kernel spans "
                                f"{d * (k - 1) + 1}")
+    _check_not_empty_image(x, input, op)  # after the kernel-size check, as in PyTorch
     out = convolution(x, weight, bias, stride_t, pairs, dilation_t, groups)
     return out.squeeze(0) if unbatched else out
 
@@ -253,18 +323,25 @@ def transposed_output_padding(input: Tensor, output_size: Any, stride: tuple[int
 
 
 def _transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
-               output_padding: Any, groups: int, dilation: Any, op: str, padding_mode: str
-               ) -> Tensor:
+               output_padding: Any, groups: int, dilation: Any, op: str, padding_mode: str,
+               strict: bool) -> Tensor:
+    """Validate, then transposed-convolve; ``strict`` refuses what PyTorch refuses."""
     x, unbatched, stride_t, dilation_t = _check_common(input, weight, bias, stride, dilation,
-                                                       groups, op, transposed=True)
+                                                       groups, op, True, strict)
     n = weight.ndim - 2
     kernel = tuple(weight.shape[2:])
+    if isinstance(padding, str):  # PyTorch's argument parser refuses strings here
+        raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str "
+                        f"(got {padding!r}; 'same' and 'valid' exist for convolution only)")
     pad_t = _ntuple(padding, n, "padding", op)
     out_pad = _ntuple(output_padding, n, "output_padding", op)
     if any(p < 0 for p in pad_t):
         raise RuntimeError(f"{op}: negative padding is not supported, got padding={pad_t}")
+    if any(p < 0 for p in out_pad):
+        raise RuntimeError(f"{op}: negative output_padding is not supported, got "
+                           f"output_padding={out_pad}")
     for op_, s, d in zip(out_pad, stride_t, dilation_t, strict=True):
-        if op_ < 0 or op_ >= max(s, d):
+        if op_ >= max(s, d):
             raise RuntimeError(f"{op}: output padding must be smaller than either stride or "
                                f"dilation, but got output_padding={out_pad}, stride={stride_t}, "
                                f"dilation={dilation_t}")
@@ -297,11 +374,10 @@ def _transpose_as_direct(x: Tensor, weight: Tensor, stride: tuple[int, ...],
 
     n = len(stride)
     spread = _insert_zeros(x, stride)
-    pads: list[int] = []
-    for k, d, p, op_ in zip(reversed(weight.shape[2:]), reversed(dilation), reversed(padding),
-                            reversed(output_padding), strict=True):
-        pads += [d * (k - 1) - p, d * (k - 1) - p + op_]
-    padded = pad(spread, tuple(pads), mode=mode)
+    # per axis, first axis first: d*(k-1) - p before, plus output_padding after
+    pairs = tuple((d * (k - 1) - p, d * (k - 1) - p + op_) for k, d, p, op_ in
+                  zip(weight.shape[2:], dilation, padding, output_padding, strict=True))
+    padded = pad_pairs(spread, pairs, mode)
     c_in, c_out_g = weight.shape[0], weight.shape[1]
     k = tuple(weight.shape[2:])
     # (C_in, C_out/G, *k) -> (G, C_in/G, C_out/G, *k) -> (G, C_out/G, C_in/G, *k)
@@ -342,7 +418,7 @@ def conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None = None,
         raise ValueError(f"conv_transpose: padding_mode must be one of 'zeros', 'reflect', "
                          f"'replicate', 'circular', got {padding_mode!r}")
     return _transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
-                      "conv_transpose", padding_mode)
+                      "conv_transpose", padding_mode, strict=False)
 
 
 def _fixed_rank_transpose(n: int) -> Any:
@@ -354,7 +430,7 @@ def _fixed_rank_transpose(n: int) -> Any:
                                f"(in_channels, out_channels/groups, {n} kernel dims), got "
                                f"shape {list(weight.shape)}")
         return _transpose(input, weight, bias, stride, padding, output_padding, groups,
-                          dilation, f"conv_transpose{n}d", "zeros")
+                          dilation, f"conv_transpose{n}d", "zeros", strict=True)
 
     conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = f"conv_transpose{n}d"
     conv_transpose_nd.__doc__ = (f"{n}-d transposed convolution with PyTorch's signature; see "

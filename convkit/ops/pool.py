@@ -8,6 +8,7 @@ differentiable (``create_graph=True``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,7 @@ class MaxPoolScatter(Function):
 def _gather_spatial(x: Tensor, indices: Tensor, nd: int) -> Tensor:
     """``out[..., p] = x[..., indices[..., p]]`` over the flattened last ``nd`` axes."""
     lead = tuple(x.shape[: x.ndim - nd])
-    flat = x.reshape(lead + (-1,))
+    flat = x.reshape(lead + (math.prod(x.shape[x.ndim - nd:]),))  # not -1: lead may hold a 0
     rows = np.indices(tuple(indices.shape[: indices.ndim - nd]) + (1,) * nd, sparse=True)
     index = tuple(r.reshape(r.shape[: len(lead)] + (1,) * nd) for r in rows[: len(lead)]) + (
         indices._data,)

@@ -42,21 +42,29 @@ def _size_args(size: Sequence[Any], name: str) -> Shape:
 
 
 def infer_size(shape: Shape, numel: int) -> Shape:
-    """Resolve one ``-1`` in ``shape`` so that it holds ``numel`` elements."""
+    """Resolve one ``-1`` in ``shape`` so that it holds ``numel`` elements.
+
+    Mirrors ATen's ``infer_size_impl`` check for check, so the messages (and which one wins
+    when a shape has several faults) are PyTorch's.
+    """
     known, unknown = 1, None
     for i, n in enumerate(shape):
         if n == -1:
             if unknown is not None:
                 raise RuntimeError("only one dimension can be inferred")
             unknown = i
-        elif n < 0:
-            raise RuntimeError(f"invalid shape dimension {n}")
-        else:
+        elif n >= 0:
             known *= n
-    if unknown is None:
-        if known == numel:
+        else:
+            raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape "
+                               f"{list(shape)}")
+    if numel == known or (unknown is not None and known > 0 and numel % known == 0):
+        if unknown is None:
             return shape
-    elif known != 0 and numel % known == 0:
+        if known == 0:  # [0, -1] of 0 elements: any size fits the -1
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} "
+                               "because the unspecified dimension size -1 can be any value and "
+                               "is ambiguous")
         return shape[:unknown] + (numel // known,) + shape[unknown + 1:]
     raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
 
@@ -132,10 +140,8 @@ def view(x: Tensor, *shape: Any) -> Tensor:
     strides = view_strides(tuple(x.shape), x.stride(), new_shape)
     if strides is None:
         raise RuntimeError(
-            f"view size is not compatible with input tensor's size and stride (at least one "
-            f"dimension spans across two contiguous subspaces): cannot view shape "
-            f"{list(x.shape)} with strides {list(x.stride())} as {list(new_shape)}. "
-            "Use .reshape(...) instead.")
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
     old = tuple(x.shape)
     return _restride(x, new_shape, strides, x.storage_offset(), lambda g: g.reshape(old),
                      "ViewBackward0")
@@ -160,7 +166,7 @@ def as_strided(x: Tensor, size: Sequence[int], stride: Sequence[int],
     if any(n < 0 for n in size) or any(s < 0 for s in stride) or offset < 0:
         raise RuntimeError(f"as_strided: negative size, stride or storage offset in size={size}, "
                            f"stride={stride}, storage_offset={offset}")
-    if math.prod(size) and offset + sum((n - 1) * s for n, s in zip(size, stride)) \
+    if math.prod(size) and offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) \
             >= x._storage.size:
         raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
                            f"offset {offset} require more elements than the storage's "
@@ -217,13 +223,24 @@ def _gather_by_geometry(grad: Tensor, inp: tuple[Shape, Shape, int],
     return take_flat(grad, lookup[out_pos])
 
 
+def _unique_dims(dims: Sequence[int], ndim: int) -> list[int]:
+    """Wrap each dim; a dim named twice is PyTorch's RuntimeError (``dim_list_to_bitset``)."""
+    out: list[int] = []
+    for d in dims:
+        w = wrap_dim(d, ndim)
+        if w in out:
+            raise RuntimeError(f"dim {w} appears multiple times in the list of dims")
+        out.append(w)
+    return out
+
+
 def squeeze(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
     """Drop dims of size 1 (all of them, or those among ``dim`` that have size 1)."""
     shape, strides = tuple(x.shape), x.stride()
     if dim is None:
         dims = set(range(x.ndim))
     else:
-        dims = {wrap_dim(d, x.ndim) for d in (dim if isinstance(dim, Sequence) else (dim,))}
+        dims = set(_unique_dims(dim if isinstance(dim, Sequence) else (dim,), x.ndim))
     keep = [i for i in range(x.ndim) if not (i in dims and shape[i] == 1)]
     old = shape
     return _restride(x, tuple(shape[i] for i in keep), tuple(strides[i] for i in keep),
@@ -244,12 +261,11 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one (a view where the memory allows)."""
+    s, e = wrap_dim(start_dim, x.ndim), wrap_dim(end_dim, x.ndim)  # 0-d: only 0 and -1
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = wrap_dim(start_dim, x.ndim), wrap_dim(end_dim, x.ndim)
-    if s > e:
-        raise RuntimeError(f"flatten() has invalid args: start_dim ({start_dim}) cannot come "
-                           f"after end_dim ({end_dim})")
     if s == e:
         return x
     shape = tuple(x.shape)
@@ -257,16 +273,26 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
-    """Split dim ``dim`` into ``sizes`` (one of them may be -1)."""
-    d = wrap_dim(dim, x.ndim)
-    sizes = tuple(int(n) for n in sizes)
-    if not sizes:
+    """Split dim ``dim`` into ``sizes`` (one of them may be -1); a view, as in PyTorch."""
+    if not sizes:  # torch's Python wrapper checks this before the dim
         raise RuntimeError("unflatten: sizes must be non-empty")
+    sizes = _size_args((sizes,), "unflatten")
+    d = wrap_dim(dim, x.ndim)
+    if x.ndim == 0:  # wrap_dim lets 0 through for a 0-d tensor, but there is no size to split
+        raise RuntimeError("unflatten got an unexpected error:\nDimension specified as 0 but "
+                           "tensor has no dimensions")
     try:
         sizes = infer_size(sizes, x.shape[d])
-    except RuntimeError:
-        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
-                           f"size of dim {dim} ({x.shape[d]}) in the input tensor") from None
+    except RuntimeError as e:
+        # ATen rewords only the size-mismatch error; "only one dimension can be inferred"
+        # is reported as unexpected, and the other checks pass through unchanged
+        if "is invalid for input of size" in str(e):
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to "
+                               f"the size of dim {d} ({x.shape[d]}) in the input tensor"
+                               ) from None
+        if str(e) == "only one dimension can be inferred":
+            raise RuntimeError(f"unflatten got an unexpected error:\n{e}") from None
+        raise
     shape = tuple(x.shape)
     return view(x, shape[:d] + sizes + shape[d + 1:])
 
@@ -309,50 +335,66 @@ def t(x: Tensor) -> Tensor:
 
 
 def movedim(x: Tensor, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+    """Move dims ``source`` to positions ``destination``; the others keep their order."""
+    if isinstance(source, int) != isinstance(destination, int):
+        # torch has movedim(int, int) and movedim(tuple, tuple): a mix matches neither
+        raise TypeError(f"movedim() received an invalid combination of arguments - got "
+                        f"({type(source).__name__}, {type(destination).__name__})")
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
     if len(src) != len(dst):
         raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
                            f"should contain the same number of dims as destination ({dst} dims)")
-    src = [wrap_dim(d, x.ndim) for d in src]
-    dst = [wrap_dim(d, x.ndim) for d in dst]
-    order = [d for d in range(x.ndim) if d not in src]
-    for d, s in sorted(zip(dst, src, strict=True)):
+    wsrc = [wrap_dim(d, x.ndim) for d in src]
+    wdst = [wrap_dim(d, x.ndim) for d in dst]
+    if len(set(wsrc)) != len(wsrc):
+        raise RuntimeError(f"movedim: repeated dim in `source` ({src})")
+    if len(set(wdst)) != len(wdst):
+        raise RuntimeError(f"movedim: repeated dim in `destination` ({dst})")
+    if x.ndim == 0:  # moving dim 0 (or -1) of a scalar: an alias, as in torch
+        return permute(x, ())
+    order = [d for d in range(x.ndim) if d not in wsrc]
+    for d, s in sorted(zip(wdst, wsrc, strict=True)):
         order.insert(d, s)
     return permute(x, order)
 
 
 def expand(x: Tensor, *sizes: Any) -> Tensor:
-    """Broadcast size-1 dims to larger sizes without copying (stride 0); -1 keeps a size."""
+    """Broadcast size-1 dims to larger sizes without copying (stride 0); -1 keeps a size.
+
+    The geometry is ATen's ``inferExpandGeometryImpl``: a stretched dim gets stride 0, but a
+    new leading dim of size 1 gets ``size * stride`` of the dim after it (so ``zeros(3)
+    .expand(1, 3)`` has strides (3, 1)), and a 0-d input gets all-zero strides.
+    """
     target = _size_args(sizes, "expand")
     if len(target) < x.ndim:
         raise RuntimeError(f"expand({x.type()}{{{list(x.shape)}}}, size={list(target)}): the "
                            "number of sizes provided "
                            f"({len(target)}) must be greater or equal to the number of "
                            f"dimensions in the tensor ({x.ndim})")
-    lead = len(target) - x.ndim
-    shape, strides = [], []
-    for i, n in enumerate(target):
-        if i < lead:
-            if n < 0:
-                raise RuntimeError(f"The expanded size of the tensor ({n}) isn't allowed in a "
-                                   "leading, non-existing dimension 0")
-            shape.append(n)
-            strides.append(0)
-            continue
-        have, stride = x.shape[i - lead], x.stride()[i - lead]
-        if n == -1:
-            n = have
-        if have == n:
-            shape.append(n)
-            strides.append(stride)
-        elif have == 1:
-            shape.append(n)
-            strides.append(0)
-        else:
-            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing "
-                               f"size ({have}) at non-singleton dimension {i}.  Target sizes: "
-                               f"{list(target)}.  Tensor sizes: {list(x.shape)}")
+    n = len(target)
+    shape, strides = list(target), [0] * n  # a 0-d input: every dim is new, with stride 0
+    for i in range(n - 1, -1, -1) if x.ndim else ():
+        dim = x.ndim - (n - i)  # the input dim aligned with dim i (< 0: a new leading dim)
+        size = x.shape[dim] if dim >= 0 else 1
+        stride = x.stride()[dim] if dim >= 0 else shape[i + 1] * strides[i + 1]
+        want = target[i]
+        if want == -1:
+            if dim < 0:
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a "
+                                   f"leading, non-existing dimension {i}")
+            want = size
+        if size != want:
+            if size != 1:
+                raise RuntimeError(f"The expanded size of the tensor ({want}) must match the "
+                                   f"existing size ({size}) at non-singleton dimension {i}.  "
+                                   f"Target sizes: {list(target)}.  Tensor sizes: "
+                                   f"{list(x.shape)}")
+            size, stride = want, 0
+        shape[i], strides[i] = size, stride
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: "
+                           f"{shape}")
     old = tuple(x.shape)
     return _restride(x, tuple(shape), tuple(strides), x.storage_offset(),
                      lambda g: _sum_to(g, old), "ExpandBackward0")
@@ -365,6 +407,10 @@ def _sum_to(g: Tensor, shape: Shape) -> Tensor:
 
 
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    """``x.expand(other.size())``."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"expand_as(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(other).__name__}")
     return expand(x, tuple(other.shape))
 
 
@@ -372,10 +418,10 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     """The view ``x[..., start:start+length, ...]`` along ``dim``."""
     if x.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    if length < 0:  # checked before the dim, as in ATen
+        raise RuntimeError("narrow(): length must be non-negative.")
     d = wrap_dim(dim, x.ndim)
     size = x.shape[d]
-    if length < 0:
-        raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
     if not -size <= start <= size:
         raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
                          f"but got {start})")
@@ -391,7 +437,9 @@ def slice_dim(x: Tensor, d: int, start: int, stop: int, step: int) -> Tensor:
     """``x[..., start:stop:step, ...]`` along dim ``d`` with bounds already clamped."""
     shape, strides = list(x.shape), list(x.stride())
     n = max(0, (stop - start + step - 1) // step)
-    offset = x.storage_offset() + (start * strides[d] if n else 0)
+    # PyTorch moves the offset to ``start`` even when the slice is empty (x[5:] of 3 rows
+    # sits at offset 3 * stride), so keep that for identical storage_offset()
+    offset = x.storage_offset() + start * strides[d]
     shape[d] = n
     strides[d] *= step
     old = tuple(x.shape)
@@ -428,51 +476,140 @@ def select(x: Tensor, dim: int, index: int) -> Tensor:
 
 def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
           ) -> tuple[Tensor, ...]:
-    """Views of consecutive pieces along ``dim``: equal pieces of a size, or given sizes."""
-    d = wrap_dim(dim, x.ndim)
-    size = x.shape[d]
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
-        if step < 0 or (step == 0 and size != 0):
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
-                               f"dimension size of {size}" if step == 0 else
-                               f"split expects split_size be non-negative, but got "
+    """Views of consecutive pieces along ``dim``: equal pieces of a size, or given sizes.
+
+    The checks, their order and the piece count follow ATen's ``split`` and
+    ``split_with_sizes`` (a size-0 dim split by k > 0 still gives one empty piece).
+    """
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    one_size = isinstance(split_size_or_sections, int | np.integer) or (
+        isinstance(split_size_or_sections, Tensor) and split_size_or_sections.numel() == 1)
+    if one_size:
+        step = int(split_size_or_sections)
+        if step < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got "
                                f"split_size={step}")
-        sizes = [min(step, size - i) for i in range(0, size, step)] if step else [0]
+        size = x.shape[wrap_dim(dim, x.ndim)]
+        if step == 0 and size != 0:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {size}")
+        count = max(-(-size // step), 1) if step else 1
+        sizes = [step] * (count - 1) + [size - step * (count - 1)]
     else:
-        sizes = [int(s) for s in split_size_or_sections]
-        if sum(sizes) != size or any(s < 0 for s in sizes):
+        sizes = list(_size_args((split_size_or_sections,), "split_with_sizes"))
+        size = x.shape[wrap_dim(dim, x.ndim)]
+        if any(n < 0 for n in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative "
+                               f"entries, but got split_sizes={sizes}")
+        if sum(sizes) != size:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
-                               f"(input tensor's size at dimension {d}), but got "
+                               f"(input tensor's size at dimension {dim}), but got "
                                f"split_sizes={sizes}")
+    d = wrap_dim(dim, x.ndim)
     pieces, start = [], 0
-    for s in sizes:
-        pieces.append(narrow(x, d, start, s))
-        start += s
+    for n in sizes:
+        pieces.append(slice_dim(x, d, start, start + n, 1))
+        start += n
     return tuple(pieces)
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    """Split into ``chunks`` pieces of ceil(size / chunks) (the last may be smaller)."""
+    """Split into pieces of ceil(size / chunks) (so possibly fewer than ``chunks``)."""
+    if x.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = x.shape[wrap_dim(dim, x.ndim)]
-    return split(x, max(1, -(-size // chunks)) if size else 0, dim) if size else \
-        split(x, [0] * chunks, dim)
+    if size == 0:  # ``chunks`` empty pieces: split(0) would give only one
+        return split(x, [0] * chunks, dim)
+    return split(x, -(-size // chunks), dim)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices ``x.select(dim, i)`` for every i (views)."""
     d = wrap_dim(dim, x.ndim)
+    if x.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     return tuple(select(x, d, i) for i in range(x.shape[d]))
 
 
 # --------------------------------------------------------------------------- copies
+def _non_overlapping_and_dense(shape: Shape, strides: Shape) -> bool:
+    """ATen's ``is_non_overlapping_and_dense``: the strides are a permutation of contiguous
+    ones, ignoring dims of size < 2 (whose strides may be anything)."""
+    if len(shape) == 1:
+        return shape[0] < 2 or strides[0] == 1
+    expected = 1
+    for stride, n in sorted((s, n) for n, s in zip(shape, strides, strict=True) if n >= 2):
+        if stride != expected:
+            return False
+        expected *= n
+    return True
+
+
+def _infer_dense_strides(shape: Shape, strides: Shape) -> Shape:
+    """ATen's ``infer_dense_strides``: dense strides in the dim order of ``strides``.
+
+    The same stable insertion sort as TensorIterator: stride-0 dims never move, equal
+    strides put the smaller dim first, and otherwise the innermost dim comes first.
+    """
+    n = len(shape)
+    if n <= 1:
+        return (1,) * n
+    perm = list(range(n - 1, -1, -1))
+
+    def should_swap(d0: int, d1: int) -> int:
+        s0, s1 = strides[d0], strides[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return -1 if s0 < s1 else 1
+        return 1 if shape[d0] > shape[d1] else 0
+
+    for i in range(1, n):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            cmp = should_swap(perm[d0], perm[d1])
+            if cmp > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif cmp < 0:
+                break
+    out, step = [0] * n, 1
+    for d in perm:
+        out[d] = step
+        if shape[d] > 1:
+            step *= shape[d]
+    return tuple(out)
+
+
+def empty_strided(shape: Shape, strides: Shape, np_dtype: Any) -> Tensor:
+    """A fresh tensor with exactly these (dense) strides, size-1 dims' strides included."""
+    flat = Tensor._from_array(np.empty(math.prod(shape), np_dtype))
+    return flat._make_view(tuple(shape), tuple(strides), 0)
+
+
+def empty_like_preserve(x: Tensor, np_dtype: Any = None) -> Tensor:
+    """``empty_like(x, memory_format=preserve_format)``: x's strides if dense, else dense
+    strides in x's dim order. clone, flip and dtype conversion all allocate this way."""
+    shape, strides = tuple(x.shape), x.stride()
+    # torch counts every empty tensor as contiguous, hence dense: its strides are kept
+    if x.numel() and not _non_overlapping_and_dense(shape, strides):
+        strides = _infer_dense_strides(shape, strides)
+    return empty_strided(shape, strides, x.dtype.np if np_dtype is None else np_dtype)
+
+
 class Clone(Function):
     node_name = "CloneBackward0"
 
     @staticmethod
-    def forward(ctx: BackwardNode, x: Tensor, contiguous: bool) -> np.ndarray:
-        return np.array(x._data, order="C" if contiguous else "K", copy=True)
+    def forward(ctx: BackwardNode, x: Tensor, contiguous: bool) -> Tensor:
+        shape = tuple(x.shape)
+        out = (empty_strided(shape, contiguous_strides(shape), x.dtype.np) if contiguous
+               else empty_like_preserve(x))
+        np.copyto(out._data, x._data)
+        return out
 
     @staticmethod
     def backward(ctx: BackwardNode, grad: Tensor) -> tuple[Tensor, None]:
@@ -480,20 +617,12 @@ class Clone(Function):
 
 
 def clone(x: Tensor, *, memory_format: Any = None) -> Tensor:
-    """A copy with its own memory (same strides for dense layouts, as in PyTorch)."""
-    contiguous = memory_format is not None and str(memory_format).endswith("contiguous")
-    return Clone.apply(x, contiguous or not _dense(x))
-
-
-def _dense(x: Tensor) -> bool:
-    """Non-overlapping and dense: a permutation of a contiguous layout."""
-    dims = sorted((s, n) for n, s in zip(x.shape, x.stride(), strict=True) if n != 1)
-    expected = 1
-    for s, n in dims:
-        if s != expected:
-            return False
-        expected *= n
-    return True
+    """A copy with its own memory, laid out as ``empty_like`` lays it out (strides kept for
+    dense layouts); ``memory_format=contiguous_format`` asks for a row-major copy."""
+    name = str(memory_format).rsplit(".", 1)[-1]
+    if name not in ("None", "preserve_format", "contiguous_format", "contiguous"):
+        raise NotImplementedError(f"clone: memory_format {memory_format} is not supported")
+    return Clone.apply(x, name in ("contiguous_format", "contiguous"))
 
 
 def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
@@ -505,8 +634,10 @@ class ToCopy(Function):
     node_name = "ToCopyBackward0"
 
     @staticmethod
-    def forward(ctx: BackwardNode, x: Tensor, dtype: _dtypes.dtype) -> np.ndarray:
-        return x._data.astype(dtype.np, order="K")
+    def forward(ctx: BackwardNode, x: Tensor, dtype: _dtypes.dtype) -> Tensor:
+        out = empty_like_preserve(x, dtype.np)
+        np.copyto(out._data, x._data, casting="unsafe")
+        return out
 
     @staticmethod
     def backward(ctx: BackwardNode, grad: Tensor) -> tuple[Tensor, None]:
@@ -528,9 +659,12 @@ class Flip(Function):
     node_name = "FlipBackward0"
 
     @staticmethod
-    def forward(ctx: BackwardNode, x: Tensor, dims: tuple[int, ...]) -> np.ndarray:
+    def forward(ctx: BackwardNode, x: Tensor, dims: tuple[int, ...]) -> Tensor:
         ctx.dims = dims
-        return np.ascontiguousarray(np.flip(x._data, dims))
+        out = empty_like_preserve(x)  # a copy (strides never go negative), laid out like x
+        # a 0-d tensor accepts dim 0 (or -1) and has nothing to reverse
+        np.copyto(out._data, np.flip(x._data, dims) if x.ndim else x._data)
+        return out
 
     @staticmethod
     def backward(ctx: BackwardNode, grad: Tensor) -> tuple[Tensor, None]:
@@ -539,12 +673,7 @@ class Flip(Function):
 
 def flip(x: Tensor, *dims: Any) -> Tensor:
     """Reverse the order of elements along ``dims`` (a copy: strides are never negative)."""
-    order = _size_args(dims, "flip")
-    wrapped = tuple(wrap_dim(d, x.ndim) for d in order)
-    if len(set(wrapped)) != len(wrapped):
-        raise RuntimeError(f"dims has duplicates, original flip dims size={len(order)}, but "
-                           f"unique flip dims size={len(set(wrapped))}")
-    return Flip.apply(x, wrapped)
+    return Flip.apply(x, tuple(_unique_dims(_size_args(dims, "flip"), x.ndim)))
 
 
 class Repeat(Function):
@@ -554,7 +683,9 @@ class Repeat(Function):
     def forward(ctx: BackwardNode, x: Tensor, reps: Shape) -> np.ndarray:
         ctx.reps = reps
         ctx.shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
-        return np.tile(x._data.reshape(ctx.shape), reps)
+        # np.tile keeps the input's layout when every repeat is 1; torch's result is fresh
+        # and contiguous
+        return np.asarray(np.tile(x._data.reshape(ctx.shape), reps), order="C")
 
     @staticmethod
     def backward(ctx: BackwardNode, grad: Tensor) -> tuple[Tensor, None]:
@@ -571,9 +702,12 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                            f"of dimensions of tensor (got {len(reps)} repeat dims for a "
                            f"{x.ndim}-d tensor)")
-    if any(r < 0 for r in reps):
-        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(reps)}")
-    return Repeat.apply(x, reps)
+    padded = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
+    target = [n * r for n, r in zip(padded, reps, strict=True)]
+    if any(n < 0 for n in target):  # a negative repeat of a size-0 dim is still size 0
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(target)}: "
+                           f"{target}")
+    return Repeat.apply(x, tuple(max(r, 0) for r in reps))
 
 
 def _legacy_empty(x: Tensor) -> bool:
@@ -581,46 +715,102 @@ def _legacy_empty(x: Tensor) -> bool:
     return x.ndim == 1 and x.shape[0] == 0
 
 
+def _channels_last_like(shape: Shape, strides: Shape, order: tuple[int, ...]) -> bool:
+    """ATen's ``is_channels_last_strides_2d_s4`` / ``_3d_s5``: strides increase along
+    ``order`` (C, then W, H, [D], N), with its tie-breaks for size-1 dims."""
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for d in order:
+        if shape[d] == 0 or strides[d] < smallest:
+            return False
+        if d == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[d] * (shape[d] if shape[d] > 1 else 1)
+    return True
+
+
+def _suggest_memory_format(x: Tensor) -> str:
+    """``x.suggest_memory_format()``: 'channels_last' (4-d), 'channels_last_3d' (5-d) or
+    'contiguous'."""
+    shape, strides = tuple(x.shape), x.stride()
+    if x.ndim == 4 and _channels_last_like(shape, strides, (1, 3, 2, 0)):
+        return "channels_last"
+    if x.ndim == 5 and _channels_last_like(shape, strides, (1, 4, 3, 2, 0)):
+        return "channels_last_3d"
+    return "contiguous"
+
+
+def _format_strides(shape: Shape, memory_format: str) -> Shape:
+    """The strides ``empty(shape, memory_format=...)`` gives."""
+    if memory_format == "contiguous":
+        return contiguous_strides(shape)
+    order = (1, 3, 2, 0) if memory_format == "channels_last" else (1, 4, 3, 2, 0)
+    strides, step = [0] * len(shape), 1
+    for d in order:
+        strides[d] = step
+        step *= shape[d]
+    return tuple(strides)
+
+
 class Cat(Function):
     node_name = "CatBackward0"
 
     @staticmethod
-    def forward(ctx: BackwardNode, dim: int, dtype: _dtypes.dtype, *xs: Tensor) -> np.ndarray:
+    def forward(ctx: BackwardNode, dim: int, dtype: _dtypes.dtype, memory_format: str,
+                *xs: Tensor) -> Tensor:
         ctx.dim = dim
-        joined = [x for x in xs if not _legacy_empty(x)] or list(xs)
-        kept = {id(x) for x in joined}
-        ctx.sizes = [x.shape[dim] if id(x) in kept else None for x in xs]
-        return np.concatenate([x._data.astype(dtype.np, copy=False) for x in joined], axis=dim)
+        joined = [x for x in xs if not _legacy_empty(x)]
+        ctx.sizes = [None if _legacy_empty(x) else x.shape[dim] for x in xs]
+        if not joined:  # only (0,) tensors: torch's fallback output is a (0,) tensor
+            return Tensor._from_array(np.zeros(0, dtype.np))
+        shape = list(joined[0].shape)
+        shape[dim] = sum(x.shape[dim] for x in joined)
+        out = empty_strided(tuple(shape), _format_strides(tuple(shape), memory_format),
+                            dtype.np)
+        np.concatenate([x._data.astype(dtype.np, copy=False) for x in joined], axis=dim,
+                       out=out._data)
+        return out
 
     @staticmethod
     def backward(ctx: BackwardNode, grad: Tensor) -> tuple[Tensor | None, ...]:
-        pieces = iter(split(grad, [s for s in ctx.sizes if s is not None], ctx.dim))
-        return (None, None) + tuple(None if s is None else next(pieces) for s in ctx.sizes)
+        sizes = [s for s in ctx.sizes if s is not None]
+        pieces = iter(split(grad, sizes, ctx.dim) if sizes else ())
+        skipped = Tensor._from_array(np.zeros(0, grad.dtype.np))  # torch's grad for a (0,)
+        return (None, None, None) + tuple(skipped if s is None else next(pieces)
+                                          for s in ctx.sizes)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join tensors along an existing dim (dtypes promote as in PyTorch)."""
+    """Join tensors along an existing dim, following ATen's ``cat`` meta function: dtypes
+    promote, 1-d (0,) inputs are skipped, and the output is channels-last when every input
+    suggests the same channels-last format (contiguous otherwise)."""
     tensors = list(_check_tensor_list(tensors, "cat"))
-    if not tensors:
-        raise RuntimeError("cat(): expected a non-empty list of Tensors")
-    dtype = _dtypes.result_type(*[_DimTensorDtype(x) for x in tensors])
-    shaped = [x for x in tensors if not _legacy_empty(x)] or tensors
-    ref = shaped[0]
-    if ref.ndim == 0:
-        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
-    d = wrap_dim(dim, ref.ndim)
     for i, x in enumerate(tensors):
-        if _legacy_empty(x) and x is not ref:
-            continue
-        if x.ndim != ref.ndim:
-            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and "
-                               f"{x.ndim}")
-        for k in range(ref.ndim):
-            if k != d and x.shape[k] != ref.shape[k]:
-                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
-                                   f"Expected size {ref.shape[k]} but got size {x.shape[k]} for "
-                                   f"tensor number {i} in the list.")
-    return Cat.apply(d, dtype, *tensors)
+        if x.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated")
+    kept = [x for x in tensors if not _legacy_empty(x)]
+    d = wrap_dim(dim, kept[0].ndim) if kept else dim
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    dtype = _dtypes.result_type(*[_DimTensorDtype(x) for x in tensors])
+    formats = {_suggest_memory_format(x) for x in tensors}
+    memory_format = formats.pop() if len(formats) == 1 else "contiguous"
+    if kept:
+        ref = kept[0]
+        for i, x in enumerate(tensors):
+            if _legacy_empty(x):
+                continue
+            if x.ndim != ref.ndim:
+                raise RuntimeError(f"Tensors must have same number of dimensions: got "
+                                   f"{ref.ndim} and {x.ndim}")
+            for k in range(ref.ndim):
+                if k != d and x.shape[k] != ref.shape[k]:
+                    raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
+                                       f"Expected size {ref.shape[k]} but got size "
+                                       f"{x.shape[k]} for tensor number {i} in the list.")
+    return Cat.apply(d, dtype, memory_format, *tensors)
 
 
 class _DimTensorDtype:
@@ -644,7 +834,11 @@ def _check_tensor_list(tensors: Any, name: str) -> Sequence[Tensor]:
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join equal-shaped tensors along a new dim."""
+    """Join equal-shaped tensors along a new dim.
+
+    As in ATen: for a dim inside the inputs' dims this is ``cat(tensors, dim)`` viewed with
+    the new dim split out (so the layout is cat's), at the end it is cat of unsqueezed inputs.
+    """
     tensors = list(_check_tensor_list(tensors, "stack"))
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -654,4 +848,8 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(tensors[0].shape)} at entry 0 and {list(x.shape)} at "
                                f"entry {i}")
+    if d < tensors[0].ndim:
+        shape = list(tensors[0].shape)
+        shape.insert(d, len(tensors))
+        return view(cat(tensors, d), tuple(shape))
     return cat([unsqueeze(x, d) for x in tensors], d)

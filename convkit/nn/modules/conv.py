@@ -46,12 +46,22 @@ def _doc(kind: str, n: int | str, transposed: bool) -> str:
 
 
 def _tuple(value: Any, n: int, name: str, cls: str) -> tuple[int, ...]:
+    """An int or n ints as an n-tuple.
+
+    PyTorch stores these unchecked and fails on first use; convkit checks them here, with
+    the exception class PyTorch raises then: TypeError for a non-int, RuntimeError for a
+    sequence of the wrong length.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         return (value,) * n
-    if isinstance(value, tuple | list) and len(value) == n and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
-    raise ValueError(f"{cls}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if not (isinstance(value, tuple | list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise TypeError(f"{cls}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if len(value) != n:
+        raise RuntimeError(f"{cls}: expected {name} to be a single integer value or a list of "
+                           f"{n} values to match the convolution dimensions, but got "
+                           f"{name}={list(value)}")
+    return tuple(value)
 
 
 class _ConvNd(Module):
@@ -70,47 +80,62 @@ class _ConvNd(Module):
                             ("groups", groups)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{cls}: {name} must be an int, got {value!r}")
+        # PyTorch's own constructor checks (ValueError), in its order
         if groups <= 0:
             raise ValueError(f"{cls}: groups must be a positive integer, got groups={groups}")
-        if in_channels <= 0 or out_channels <= 0:
-            raise ValueError(f"{cls}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be positive")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{cls}: groups={groups} must divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if value % groups:
+                raise ValueError(f"{cls}: {name} must be divisible by groups (groups={groups}, "
+                                 f"in_channels={in_channels}, out_channels={out_channels})")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {list(_PADDING_MODES)}, but got "
                              f"padding_mode='{padding_mode}'")
+        # The checks below PyTorch makes on first use (RuntimeError or TypeError); convkit
+        # makes them here, with the same class. in_channels=0 PyTorch accepts, but it then
+        # leaves the bias uninitialised (its bound 1/sqrt(fan_in) is undefined), so the layer
+        # outputs garbage: convkit refuses it.
+        if in_channels <= 0 or out_channels <= 0:
+            raise RuntimeError(f"{cls}: in_channels ({in_channels}) and out_channels "
+                               f"({out_channels}) must be positive")
         self.kernel_size = _tuple(kernel_size, ndim, "kernel_size", cls)
         self.stride = _tuple(stride, ndim, "stride", cls)
         self.dilation = _tuple(dilation, ndim, "dilation", cls)
         if any(k <= 0 for k in self.kernel_size):
-            raise ValueError(f"{cls}: kernel_size must be positive, got {self.kernel_size}")
+            raise RuntimeError(f"{cls}: kernel size should be greater than zero, but got "
+                               f"kernel_size={self.kernel_size}")
         if any(s <= 0 for s in self.stride):
-            raise ValueError(f"{cls}: stride must be positive, got {self.stride}")
+            raise RuntimeError(f"{cls}: non-positive stride is not supported, got "
+                               f"stride={self.stride}")
         if any(d <= 0 for d in self.dilation):
-            raise ValueError(f"{cls}: dilation must be positive, got {self.dilation}")
+            raise RuntimeError(f"{cls}: dilation should be greater than zero, got "
+                               f"dilation={self.dilation}")
         if isinstance(padding, str):
+            if self._transposed:  # PyTorch's conv_transpose refuses strings: a TypeError
+                raise TypeError(f"{cls}: padding must be an int or a tuple of {ndim} ints, got "
+                                f"{padding!r} ('same' and 'valid' are for convolution only)")
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
                                  "{'valid', 'same'}")
             if padding == "same" and any(s != 1 for s in self.stride) and self._strict:
-                raise ValueError("padding='same' is not supported for strided convolutions")
-            if self._transposed:
-                raise ValueError(f"{cls}: padding must be an int or a tuple of ints, got "
-                                 f"{padding!r}")
+                raise ValueError(f"padding='same' is not supported for strided convolutions "
+                                 f"(stride={self.stride}); convkit.nn.ConvNd supports it")
             self.padding: Any = padding
         else:
             self.padding = _tuple(padding, ndim, "padding", cls)
             if any(p < 0 for p in self.padding):
-                raise ValueError(f"{cls}: padding must be non-negative, got {self.padding}")
+                raise RuntimeError(f"{cls}: negative padding is not supported, got "
+                                   f"padding={self.padding}")
         self.output_padding = _tuple(output_padding, ndim, "output_padding", cls)
         if self._transposed:
+            if any(p < 0 for p in self.output_padding):
+                raise RuntimeError(f"{cls}: negative output_padding is not supported, got "
+                                   f"output_padding={self.output_padding}")
             for op, s, d in zip(self.output_padding, self.stride, self.dilation, strict=True):
-                if op >= max(s, d) or op < 0:
-                    raise ValueError(f"{cls}: output_padding ({self.output_padding}) must be "
-                                     f"smaller than either stride ({self.stride}) or dilation "
-                                     f"({self.dilation})")
+                if op >= max(s, d):
+                    raise RuntimeError(f"{cls}: output padding must be smaller than either "
+                                       f"stride or dilation, but got output_padding="
+                                       f"{self.output_padding}, stride={self.stride}, "
+                                       f"dilation={self.dilation}")
         self.ndim = ndim
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.padding_mode = padding_mode
@@ -176,15 +201,26 @@ class ConvNd(_ConvNd):
                          dilation, groups, bias, padding_mode, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Cross-correlate ``input`` (N, C_in, *spatial) or (C_in, *spatial) with the weight.
+
+        A non-zeros ``padding_mode`` pads explicitly (as PyTorch does, so the same rank
+        limits apply to Conv1d/2d/3d), then convolves with no padding.
+        """
+        name = type(self).__name__
         if self.padding_mode != "zeros":
-            pairs = F.resolve_padding(self.padding, input, self.weight, self.stride,
-                                      self.dilation, "conv")
-            flat = tuple(v for lo_hi in reversed(pairs) for v in lo_hi)
-            input, padding = F.pad(input, flat, mode=self.padding_mode), 0
+            if self._strict:  # PyTorch pads first, with pairs fixed at construction
+                flat = tuple(v for lo_hi in reversed(self._padding_pairs()) for v in lo_hi)
+                input = F.pad(input, flat, mode=self.padding_mode)
+            elif isinstance(input, Tensor) and input.ndim in (self.ndim + 1, self.ndim + 2):
+                # ConvNd: 'same' may depend on the input size (strides), any rank pads
+                pairs = F.resolve_padding(self.padding, input, self.weight, self.stride,
+                                          self.dilation, name)
+                input = F.pad_pairs(input, pairs, self.padding_mode)
+            padding: Any = 0
         else:
             padding = self.padding
         return F._convolve(input, self.weight, self.bias, self.stride, padding, self.dilation,
-                           self.groups, type(self).__name__, strict=self._strict)
+                           self.groups, name, strict=self._strict)
 
 
 class ConvTransposeNd(_ConvNd):
@@ -209,9 +245,9 @@ class ConvTransposeNd(_ConvNd):
         output_padding = F.transposed_output_padding(
             input, output_size, self.stride, self.padding, self.kernel_size, self.dilation,
             self.output_padding, self.ndim, type(self).__name__)
-        return F.conv_transpose(input, self.weight, self.bias, self.stride, self.padding,
-                                output_padding, self.groups, self.dilation,
-                                padding_mode=self.padding_mode)
+        return F._transpose(input, self.weight, self.bias, self.stride, self.padding,
+                            output_padding, self.groups, self.dilation, type(self).__name__,
+                            self.padding_mode, strict=self._strict)
 
 
 def _fixed_rank_init(n: int, base: type, transposed: bool) -> Any:

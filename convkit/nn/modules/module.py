@@ -19,6 +19,11 @@ def _add_indent(text: str, spaces: int) -> str:
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
 
 
+def _type_name(value: Any) -> str:
+    """``convkit.FloatTensor`` for tensors (as PyTorch names them), else the class name."""
+    return value.type() if isinstance(value, Tensor) else type(value).__name__
+
+
 class Module:
     """Base class of layers: assign Parameters and Modules as attributes to register them."""
 
@@ -32,27 +37,32 @@ class Module:
 
     # ------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
+        """Register Parameters and Modules; refuse anything else in a parameter's or a
+        child module's slot (as PyTorch does) rather than silently unregistering it."""
         params = self.__dict__.get("_parameters")
         if params is None:
             raise AttributeError("cannot assign attributes before Module.__init__() call")
-        for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None) if not isinstance(value, Parameter | Module) else None
         if isinstance(value, Parameter):
-            self.__dict__.pop(name, None)
-            self._modules.pop(name, None)
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self.__dict__.pop(name, None)
-            self._parameters.pop(name, None)
-            self._modules[name] = value
-        elif name in self._parameters:
+            for table in (self.__dict__, self._buffers, self._modules):
+                table.pop(name, None)
+            params[name] = value
+        elif name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                raise TypeError(f"cannot assign '{_type_name(value)}' as parameter '{name}' "
                                 "(convkit.nn.Parameter or None expected)")
-            self._parameters[name] = None
+            params[name] = None
+        elif isinstance(value, Module):
+            for table in (self.__dict__, params, self._buffers):
+                table.pop(name, None)
+            self._modules[name] = value
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{_type_name(value)}' as child module '{name}' "
+                                "(convkit.nn.Module or None expected)")
+            self._modules[name] = None
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                raise TypeError(f"cannot assign '{_type_name(value)}' as buffer '{name}' "
                                 "(convkit.Tensor or None expected)")
             self._buffers[name] = value
         else:

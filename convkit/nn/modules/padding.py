@@ -23,12 +23,19 @@ class _PadNd(Module):
     def __init__(self, padding: Any, value: float = 0.0) -> None:
         super().__init__()
         n = 2 * self.ndim
+        cls = type(self).__name__
         if isinstance(padding, int) and not isinstance(padding, bool):
             padding = (padding,) * n
-        if not (isinstance(padding, tuple | list) and len(padding) == n
+        if not (isinstance(padding, tuple | list)
                 and all(isinstance(p, int) and not isinstance(p, bool) for p in padding)):
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of {n} "
-                             f"ints, got {padding!r}")
+            raise TypeError(f"{cls}: padding must be an int or a tuple of {n} ints, got "
+                            f"{padding!r}")
+        # PyTorch keeps any tuple and lets F.pad judge it on first use (a 2-tuple given to a
+        # 2-d layer pads the last dim only); an odd length can never work, so refuse it now
+        # with the class F.pad raises.
+        if len(padding) % 2:
+            raise RuntimeError(f"{cls}: Padding length must be divisible by 2, got "
+                               f"padding={tuple(padding)}")
         self.padding = tuple(padding)
         self.value = value
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from convkit.autograd.tensor import Tensor
@@ -12,6 +13,11 @@ from convkit.nn.modules.module import Module
 __all__ = [f"{family}{n}d" for family in ("MaxPool", "AvgPool", "AdaptiveAvgPool",
                                           "AdaptiveMaxPool", "LPPool", "MaxUnpool")
            for n in (1, 2, 3)]
+
+
+def _single(value: Any) -> Any:
+    """``(value,)``, or ``tuple(value)`` for an iterable (PyTorch's ``_single``)."""
+    return tuple(value) if isinstance(value, Iterable) else (value,)
 
 
 class _MaxPoolNd(Module):
@@ -47,6 +53,9 @@ class _AvgPoolNd(Module):
         self.stride = stride if stride is not None and stride != [] else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+        if self.ndim == 1:  # PyTorch's AvgPool1d (only) stores its arguments as 1-tuples
+            self.kernel_size, self.stride, self.padding = (
+                _single(v) for v in (self.kernel_size, self.stride, self.padding))
 
     def forward(self, input: Tensor) -> Tensor:
         extra = {} if self.ndim == 1 else {"divisor_override": self.divisor_override}
