@@ -86,7 +86,8 @@ def get_default_dtype() -> dtype:
 
 
 def set_default_dtype(d: dtype) -> None:
-    """Set the default floating-point dtype; only float32 and float64 are allowed (as in PyTorch)."""
+    """Set the default floating-point dtype: float32, float64 or float16 (as in PyTorch; with
+    float16 PyTorch's complex default is complex32, which convkit lacks: complex64 here)."""
     global _default_float
     if not isinstance(d, dtype) or d not in (float32, float64, float16):
         raise TypeError(f"set_default_dtype(): only floating-point types are supported as the "
@@ -99,17 +100,19 @@ def default_complex() -> dtype:
 
 
 def to_dtype(d: object) -> dtype:
-    """Resolve a convkit dtype, a NumPy dtype, or the Python types float/int/bool/complex."""
+    """Resolve a convkit dtype, a NumPy dtype, or the Python types float/int/bool/complex
+    (float64, int64, bool and complex128, as in PyTorch)."""
     if isinstance(d, dtype):
         return d
+    # Python's types name C types, as in PyTorch: float is double whatever the default dtype
     if d is builtins_float:
-        return _default_float
+        return float64
     if d is builtins_int:
         return int64
     if d is builtins_bool:
         return bool
     if d is builtins_complex:
-        return default_complex()
+        return complex128
     try:
         np_dtype = np.dtype(d)  # type: ignore[call-overload]
     except TypeError:
@@ -136,11 +139,30 @@ def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
 
 
 def from_tensor_type(name: str) -> dtype:
-    short = name.rsplit(".", 1)[-1]
-    try:
-        return _BY_TENSOR_TYPE[short]
-    except KeyError:
-        raise ValueError(f"invalid type: '{name}'") from None
+    """The dtype of a legacy type string: ``'convkit.IntTensor'`` (or PyTorch's
+    ``'torch.IntTensor'``, so that PyTorch code runs unchanged) gives ``int32``."""
+    module, _, short = name.rpartition(".")
+    if module in ("torch.cuda", "convkit.cuda") and short in _BY_TENSOR_TYPE:
+        raise RuntimeError(f"convkit runs on the CPU only; got the CUDA type '{name}'")
+    if module not in ("convkit", "torch") or short not in _BY_TENSOR_TYPE:
+        raise ValueError(f"invalid type: '{name}'")
+    return _BY_TENSOR_TYPE[short]
+
+
+def scalar_type_name(d: dtype) -> str:
+    """PyTorch's ScalarType name, used in its error messages: ``Float``, ``Long``, ``Bool``."""
+    return d._tensor_type.removesuffix("Tensor")
+
+
+_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+              "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool", "complex64": "c10::complex<float>",
+              "complex128": "c10::complex<double>"}
+
+
+def cpp_type_name(d: dtype) -> str:
+    """The C++ element type PyTorch names in some errors (``long int != float``)."""
+    return _CPP_NAMES[d.name]
 
 
 def promote_types(a: dtype, b: dtype) -> dtype:

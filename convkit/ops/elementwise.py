@@ -13,6 +13,7 @@ import numpy as np
 
 from convkit import _dtypes
 from convkit.autograd.function import BackwardNode, Function
+from convkit.autograd.grad_mode import no_grad
 from convkit.autograd.tensor import Tensor
 from convkit.ops.inplace import inplace
 
@@ -38,19 +39,46 @@ def _check_operand(x: Any, name: str) -> Any:
     raise TypeError(f"{name}(): expected a Tensor or a number, but got {type(x).__name__}")
 
 
-def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """The common shape of broadcasting, with PyTorch's error naming the clashing sizes."""
-    ndim = max((len(s) for s in shapes), default=0)
-    out = [1] * ndim
-    for s in shapes:
-        for i, n in enumerate(s):
-            j = ndim - len(s) + i
-            if out[j] == 1:
-                out[j] = n
-            elif n != 1 and n != out[j]:
-                raise RuntimeError(f"The size of tensor a ({out[j]}) must match the size of "
-                                   f"tensor b ({n}) at non-singleton dimension {i}")
-    return tuple(out)
+def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The common shape of an op's operands, folded left to right as PyTorch's
+    TensorIterator does, with its error: the sizes clash at output dim ``i``, "tensor a"
+    being the shape broadcast so far and "tensor b" the next operand."""
+    out: tuple[int, ...] = ()
+    for shape in shapes:
+        a, b = out, tuple(shape)
+        ndim = max(len(a), len(b))
+        merged = [0] * ndim
+        for i in range(ndim - 1, -1, -1):  # PyTorch scans from the last dim: it reports that
+            ja, jb = len(a) - ndim + i, len(b) - ndim + i
+            na = a[ja] if ja >= 0 else 1
+            nb = b[jb] if jb >= 0 else 1
+            if na != nb and na != 1 and nb != 1:
+                raise RuntimeError(f"The size of tensor a ({na}) must match the size of tensor "
+                                   f"b ({nb}) at non-singleton dimension {i}")
+            merged[i] = nb if na == 1 else na
+        out = tuple(merged)
+    return out
+
+
+def broadcast_shapes(*shapes: Any) -> Any:
+    """``torch.broadcast_shapes``: the shape all ``shapes`` broadcast to (ints count as 1-d)."""
+    from convkit.autograd.tensor import Size
+
+    out: list[int] = []
+    for index, shape in enumerate(shapes):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if len(shape) > len(out):
+            out = [1] * (len(shape) - len(out)) + out
+        for k in range(1, len(shape) + 1):
+            n = shape[-k]
+            if n == out[-k] or n == 1:
+                continue
+            if out[-k] != 1:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {n} at {-k}! "
+                                   f"Mismatching argument at index {index} had {shape}; but "
+                                   f"expected shape should be broadcastable to {out}")
+            out[-k] = n
+    return Size(out)
 
 
 def _arrays(dtype: _dtypes.dtype, *xs: Any) -> list[Any]:
@@ -64,6 +92,28 @@ def _arrays(dtype: _dtypes.dtype, *xs: Any) -> list[Any]:
     return out
 
 
+def _operands(dtype: _dtypes.dtype, a: Any, b: Any) -> tuple[Any, Any, _dtypes.dtype]:
+    """``a`` and ``b`` as NumPy values to compute ``dtype``'s result in, and the dtype to
+    compute in.
+
+    PyTorch's CPU add/sub/mul/div/floor_divide kernels for float16 take a single-element
+    ``other`` (a Python number or a one-element tensor) at its original value in float32,
+    compute in float32 and round once: ``half_tensor * 1e5`` is finite where it fits, and
+    dividing by ``1e-30`` is not a division by zero. Other operands are cast to ``dtype``.
+    """
+    if dtype is _dtypes.float16 and (not isinstance(b, Tensor) or b.numel() == 1):
+        x = _arrays(dtype, a)[0].astype(np.float32)
+        y = np.asarray(b._data if isinstance(b, Tensor) else b).astype(np.float32)
+        return x, y, _dtypes.float32
+    x, y = _arrays(dtype, a, b)
+    return x, y, dtype
+
+
+def _ieee() -> Any:
+    """Float results follow IEEE 754 (inf, NaN) silently, as in PyTorch: no NumPy warnings."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+
+
 def _shape_of(x: Any) -> tuple[int, ...]:
     return tuple(x.shape) if isinstance(x, Tensor) else ()
 
@@ -74,8 +124,18 @@ def _conj(t: Tensor) -> Tensor:
 
 def _prepare(name: str, a: Any, b: Any) -> tuple[Any, Any, _dtypes.dtype]:
     a, b = _check_operand(a, name), _check_operand(b, name)
-    broadcast_shapes(_shape_of(a), _shape_of(b))
+    _broadcast(_shape_of(a), _shape_of(b))
     return a, b, _dtypes.result_type(a, b)
+
+
+def _not_implemented(kernel: str, dtype: _dtypes.dtype) -> NotImplementedError:
+    """PyTorch's error for a dtype its kernel has no loop for (a RuntimeError subclass)."""
+    return NotImplementedError(f"\"{kernel}\" not implemented for "
+                               f"'{_dtypes.scalar_type_name(dtype)}'")
+
+
+def _is_bool(x: Any) -> bool:
+    return x.dtype is _dtypes.bool if isinstance(x, Tensor) else isinstance(x, bool | np.bool_)
 
 
 # ----------------------------------------------------------------------- arithmetic
@@ -85,8 +145,9 @@ class Add(Function):
     @staticmethod
     def forward(ctx: BackwardNode, a: Any, b: Any, alpha: Scalar, dtype: _dtypes.dtype) -> Any:
         ctx.alpha = alpha
-        x, y = _arrays(dtype, a, b)
-        return np.add(x, y * alpha if alpha != 1 else y, dtype=dtype.np)
+        x, y, compute = _operands(dtype, a, b)
+        with _ieee():
+            return np.add(x, _scaled(y, alpha, compute), dtype=compute.np).astype(dtype.np)
 
     @staticmethod
     def backward(ctx: BackwardNode, g: Tensor) -> tuple[Any, ...]:
@@ -99,28 +160,54 @@ class Sub(Function):
     @staticmethod
     def forward(ctx: BackwardNode, a: Any, b: Any, alpha: Scalar, dtype: _dtypes.dtype) -> Any:
         ctx.alpha = alpha
-        x, y = _arrays(dtype, a, b)
-        return np.subtract(x, y * alpha if alpha != 1 else y, dtype=dtype.np)
+        x, y, compute = _operands(dtype, a, b)
+        with _ieee():
+            return np.subtract(x, _scaled(y, alpha, compute), dtype=compute.np).astype(dtype.np)
 
     @staticmethod
     def backward(ctx: BackwardNode, g: Tensor) -> tuple[Any, ...]:
         return g, -g * ctx.alpha if ctx.alpha != 1 else -g, None, None
 
 
+def _scaled(y: Any, alpha: Scalar, dtype: _dtypes.dtype) -> Any:
+    """``alpha * y`` in ``dtype`` (alpha is cast to the result dtype first, as in PyTorch:
+    for bool results any non-zero alpha is True)."""
+    if alpha is True or (not isinstance(alpha, bool) and alpha == 1):
+        return y
+    return np.multiply(y, np.asarray(alpha).astype(dtype.np), dtype=dtype.np)
+
+
+def _check_alpha(alpha: Any, dtype: _dtypes.dtype) -> None:
+    if isinstance(alpha, bool | np.bool_):
+        if dtype is not _dtypes.bool:
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    elif isinstance(alpha, float | np.floating) and dtype._category <= 1:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    elif isinstance(alpha, complex | np.complexfloating) and not dtype.is_complex:
+        raise RuntimeError("For non-complex input tensors, argument alpha must not be a complex "
+                           "number.")
+
+
 def add(input: Any, other: Any, *, alpha: Scalar = 1) -> Tensor:
     """``input + alpha * other`` with broadcasting."""
     a, b, dtype = _prepare("add", input, other)
-    if dtype is _dtypes.bool and alpha not in (0, 1, True, False):
-        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    _check_alpha(alpha, dtype)
     return Add.apply(a, b, alpha, dtype)
 
 
 def sub(input: Any, other: Any, *, alpha: Scalar = 1) -> Tensor:
     """``input - alpha * other`` with broadcasting."""
     a, b, dtype = _prepare("sub", input, other)
-    if dtype is _dtypes.bool:
+    # PyTorch refuses any bool operand, a Python bool included (it becomes a bool tensor).
+    if _is_bool(a) and _is_bool(b):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    _check_alpha(alpha, dtype)
     return Sub.apply(a, b, alpha, dtype)
 
 
@@ -132,8 +219,9 @@ class Mul(Function):
         ctx.save_for_backward(a if isinstance(a, Tensor) else None,
                               b if isinstance(b, Tensor) else None)
         ctx.scalars = (a, b)
-        x, y = _arrays(dtype, a, b)
-        return np.multiply(x, y, dtype=dtype.np)
+        x, y, compute = _operands(dtype, a, b)
+        with _ieee():
+            return np.multiply(x, y, dtype=compute.np).astype(dtype.np)
 
     @staticmethod
     def backward(ctx: BackwardNode, g: Tensor) -> tuple[Any, ...]:
@@ -161,9 +249,9 @@ class Div(Function):
         ctx.save_for_backward(a if isinstance(a, Tensor) else None,
                               b if isinstance(b, Tensor) else None)
         ctx.scalars = (a, b)
-        x, y = _arrays(dtype, a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.true_divide(x, y, dtype=dtype.np)
+        x, y, compute = _operands(dtype, a, b)
+        with _ieee():
+            return np.true_divide(x, y, dtype=compute.np).astype(dtype.np)
 
     @staticmethod
     def backward(ctx: BackwardNode, g: Tensor) -> tuple[Any, ...]:
@@ -214,10 +302,13 @@ def _integer_divisor_check(b: Any, dtype: _dtypes.dtype) -> None:
 def floor_divide(input: Any, other: Any) -> Tensor:
     """``floor(input / other)`` (not differentiable)."""
     a, b, dtype = _prepare("floor_divide", input, other)
+    if dtype is _dtypes.bool or dtype.is_complex:
+        raise _not_implemented("div_floor_cpu", dtype)
     _integer_divisor_check(b, dtype)
-    x, y = _arrays(dtype, a, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return Tensor._from_array(np.asarray(np.floor_divide(x, y), dtype=dtype.np))
+    x, y, compute = _operands(dtype, a, b)
+    with _ieee():
+        return Tensor._from_array(np.asarray(np.floor_divide(x, y, dtype=compute.np))
+                                  .astype(dtype.np))
 
 
 class Remainder(Function):
@@ -228,7 +319,7 @@ class Remainder(Function):
         ctx.save_for_backward(a if isinstance(a, Tensor) else None,
                               b if isinstance(b, Tensor) else None)
         x, y = _arrays(dtype, a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with _ieee():
             return np.asarray(np.remainder(x, y), dtype=dtype.np)
 
     @staticmethod
@@ -243,6 +334,8 @@ class Remainder(Function):
 def remainder(input: Any, other: Any) -> Tensor:
     """Python's ``%``: the result takes the divisor's sign."""
     a, b, dtype = _prepare("remainder", input, other)
+    if dtype is _dtypes.bool or dtype.is_complex:
+        raise _not_implemented("remainder_cpu", dtype)
     _integer_divisor_check(b, dtype)
     return Remainder.apply(a, b, dtype)
 
@@ -253,7 +346,15 @@ class Pow(Function):
     @staticmethod
     def forward(ctx: BackwardNode, a: Any, b: Any, dtype: _dtypes.dtype) -> Any:
         x, y = _arrays(dtype, a, b)
-        out = np.power(x, y, dtype=dtype.np)
+        if dtype is _dtypes.bool:  # only a Python bool exponent gets here: x**True is x
+            out = np.broadcast_to(x if y else np.ones_like(x), np.shape(x)).copy()
+        elif dtype._category == 1:
+            out = _integer_pow(x, y, dtype)
+        elif dtype.is_complex:
+            out = _complex_pow(x, y, scalar_exponent=not isinstance(b, Tensor))
+        else:
+            with _ieee():
+                out = np.power(x, y, dtype=dtype.np)
         ctx.save_for_backward(a if isinstance(a, Tensor) else None,
                               b if isinstance(b, Tensor) else None)
         ctx.scalars = (a, b)
@@ -285,18 +386,49 @@ class Pow(Function):
         return ga, gb, None
 
 
+def _integer_pow(x: Any, y: Any, dtype: _dtypes.dtype) -> np.ndarray:
+    """``x ** y`` for integers, with PyTorch's answer for negative exponents (NumPy
+    refuses them): 1 for base 1, +-1 for base -1 by parity, 0 for any other base."""
+    y = np.asarray(y)
+    negative = y < 0
+    out = np.power(x, np.where(negative, 0, y).astype(y.dtype), dtype=dtype.np)
+    if np.any(negative):
+        odd = np.remainder(y, 2) != 0
+        inverse = np.where(x == 1, 1, np.where(x == -1, np.where(odd, -1, 1), 0))
+        out = np.where(negative, inverse, out).astype(dtype.np)
+    return np.asarray(out, dtype=dtype.np)
+
+
+def _complex_pow(x: Any, y: Any, scalar_exponent: bool) -> np.ndarray:
+    """Complex ``x ** y`` as PyTorch's CPU kernels compute it: a Python exponent of 0, 1,
+    2, 3, +-0.5, -1 or -2 is done with products, square roots and reciprocals, anything
+    else as ``exp(y * log(x))`` (so ``0 ** 0j`` is NaN, where NumPy says 1)."""
+    with np.errstate(all="ignore"):
+        if scalar_exponent:
+            special = {0: lambda: np.ones_like(x), 1: lambda: x, 2: lambda: x * x,
+                       3: lambda: x * x * x, 0.5: lambda: np.sqrt(x),
+                       -0.5: lambda: 1 / np.sqrt(x), -1: lambda: 1 / x,
+                       -2: lambda: 1 / (x * x)}
+            key = complex(y)
+            if key.imag == 0 and key.real in special:
+                return np.asarray(special[key.real]())
+        return np.asarray(np.exp(y * np.log(x)))
+
+
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
     """``input ** exponent`` element-wise."""
     a, b, dtype = _prepare("pow", input, exponent)
-    if dtype._category <= 1:
-        y = b._data if isinstance(b, Tensor) else b
-        if np.any(np.asarray(y) < 0):
-            raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if dtype is _dtypes.bool and (isinstance(b, Tensor) or not isinstance(a, Tensor)):
+        raise _not_implemented("pow", dtype)
+    # Only a Python exponent is refused; negative integer *tensors* get _integer_pow's values.
+    if dtype._category == 1 and not isinstance(b, Tensor) and np.any(np.asarray(b) < 0):
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
     return Pow.apply(a, b, dtype)
 
 
 def square(input: Tensor) -> Tensor:
-    return mul(input, input)
+    """``input ** 2`` (as in PyTorch, so bools square to int64)."""
+    return pow(input, 2)
 
 
 # ----------------------------------------------------------------------- unary
@@ -394,6 +526,8 @@ class Abs(Function):
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
     """``|input|`` (for complex input: the modulus, as a real tensor)."""
+    if input.dtype is _dtypes.bool:
+        raise _not_implemented("abs_cpu", input.dtype)
     return Abs.apply(input)
 
 
@@ -411,10 +545,12 @@ def sgn(x: Tensor) -> Tensor:
 def sign(input: Tensor) -> Tensor:
     """-1, 0 or +1 by the sign of each element (its gradient is zero)."""
     if input.dtype.is_complex:
-        raise RuntimeError("Unlike NumPy, torch.sign is not intended to support complex numbers. "
-                           "Please use torch.sgn instead.")
-    out = Tensor._from_array(np.sign(input._data) if input.dtype is not _dtypes.bool
-                             else input._data.copy())
+        raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex "
+                                  "numbers. Please use torch.sgn instead.")
+    # PyTorch's sign is (0 < x) - (x < 0): NaN gives 0, where NumPy's sign gives NaN
+    data = input._data
+    out = Tensor._from_array(data.copy() if input.dtype is _dtypes.bool else
+                             ((data > 0).astype(data.dtype) - (data < 0).astype(data.dtype)))
     if input.requires_grad:
         return SignLike.apply(input, out)
     return out
@@ -475,7 +611,8 @@ class _ComplexPart(Function):
     @classmethod
     def forward(cls, ctx: BackwardNode, x: Tensor) -> np.ndarray:  # type: ignore[override]
         ctx.dtype = x.dtype
-        return np.ascontiguousarray(np.real(x._data) if cls is Real else np.imag(x._data))
+        # np.array copies into a fresh array; np.ascontiguousarray would make 0-d input 1-d
+        return np.array(np.real(x._data) if cls is Real else np.imag(x._data))
 
     @classmethod
     def backward(cls, ctx: BackwardNode, g: Tensor) -> Tensor:  # type: ignore[override]
@@ -506,7 +643,7 @@ def _compare(name: str, np_fn: Callable[..., np.ndarray]) -> Callable[[Any, Any]
     def op(input: Any, other: Any) -> Tensor:
         a, b, dtype = _prepare(name, input, other)
         if dtype.is_complex and name in ("lt", "le", "gt", "ge"):
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for 'ComplexFloat'")
+            raise _not_implemented(f"{name}_cpu", dtype)
         x, y = _arrays(dtype, a, b)
         return Tensor._from_array(np.asarray(np_fn(x, y)))
 
@@ -523,11 +660,20 @@ gt = _compare("gt", np.greater)
 ge = _compare("ge", np.greater_equal)
 
 
+def _require_tensors(name: str, input: Any, other: Any) -> None:
+    for arg, value in (("input", input), ("other", other)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' must be Tensor, not "
+                            f"{type(value).__name__}")
+
+
 def _logical(name: str, np_fn: Callable[..., np.ndarray]) -> Callable[[Any, Any], Tensor]:
     def op(input: Any, other: Any) -> Tensor:
-        a, b, _ = _prepare(name, input, other)
-        x = a._data if isinstance(a, Tensor) else a
-        y = b._data if isinstance(b, Tensor) else b
+        _require_tensors(name, input, other)  # PyTorch has no Scalar overload for these
+        a, b, dtype = _prepare(name, input, other)
+        # truth is taken after the cast to the common dtype: a tiny float64 0-d tensor
+        # next to a float16 tensor becomes 0, so False
+        x, y = _arrays(dtype, a, b)
         return Tensor._from_array(np.asarray(np_fn(x, y)))
 
     op.__name__ = op.__qualname__ = name
@@ -547,9 +693,7 @@ def _bitwise(name: str, np_fn: Callable[..., np.ndarray]) -> Callable[[Any, Any]
     def op(input: Any, other: Any) -> Tensor:
         a, b, dtype = _prepare(name, input, other)
         if dtype._category > 1:
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for "
-                               f"'{dtype.name.capitalize()}' (bitwise ops need bool or "
-                               "integer tensors)")
+            raise _not_implemented(f"{name}_cpu", dtype)
         x, y = _arrays(dtype, a, b)
         return Tensor._from_array(np.asarray(np_fn(x, y), dtype=dtype.np))
 
@@ -564,8 +708,7 @@ bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor)
 
 def bitwise_not(input: Tensor) -> Tensor:
     if input.dtype._category > 1:
-        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for {input.dtype} (bitwise ops "
-                           "need bool or integer tensors)")
+        raise _not_implemented("bitwise_not_cpu", input.dtype)
     return Tensor._from_array(np.invert(input._data))
 
 
@@ -585,10 +728,25 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
             equal_nan: bool = False) -> Tensor:
     """``|input - other| <= atol + rtol * |other|`` element-wise."""
     if input.dtype is not other.dtype:
-        raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
-    broadcast_shapes(tuple(input.shape), tuple(other.shape))
-    return Tensor._from_array(np.isclose(input._data, other._data, rtol=rtol, atol=atol,
-                                         equal_nan=equal_nan))
+        raise RuntimeError(f"{_dtypes.scalar_type_name(input.dtype)} did not match "
+                           f"{_dtypes.scalar_type_name(other.dtype)}")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value < 0:
+            raise RuntimeError(f"{name} must be greater than or equal to zero, but got {value}")
+    # PyTorch's formula, step by step in the inputs' float dtype (bools and integers in the
+    # default dtype), with its rounding, which NumPy's float64 isclose would not reproduce.
+    with no_grad():
+        a, b = input.detach(), other.detach()
+        close = eq(a, b)
+        if equal_nan and (a.dtype.is_floating_point or a.dtype.is_complex):
+            close = close | (isnan(a) & isnan(b))
+        if rtol == 0 and atol == 0:
+            return close
+        if a.dtype._category <= 1:
+            a, b = a.to(_dtypes.get_default_dtype()), b.to(_dtypes.get_default_dtype())
+        allowed = abs(mul(b, rtol)) + atol
+        actual = abs(sub(a, b))
+        return close | (isfinite(actual) & le(actual, allowed))
 
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
@@ -632,9 +790,10 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
         got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {got}")
-    a, b, dtype = _prepare("where", input, other)
-    broadcast_shapes(tuple(condition.shape), _shape_of(a), _shape_of(b))
-    return Where.apply(condition, a, b, dtype)
+    # PyTorch broadcasts condition, input, other in this order (its error names them so)
+    a, b = _check_operand(input, "where"), _check_operand(other, "where")
+    _broadcast(tuple(condition.shape), _shape_of(a), _shape_of(b))
+    return Where.apply(condition, a, b, _dtypes.result_type(a, b))
 
 
 def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
@@ -695,13 +854,24 @@ def ones_like_bool(x: Tensor) -> Tensor:
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Limit each element to ``[min, max]`` (either bound may be a tensor or None)."""
     if min is None and max is None:
-        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None"
-                           .replace("torch.", ""))
-    operands = [o for o in (input, min, max) if o is not None]
-    dtype = _dtypes.result_type(*operands)
-    for o in operands[1:]:
-        if isinstance(o, Tensor):
-            broadcast_shapes(tuple(input.shape), tuple(o.shape))
+        raise RuntimeError("convkit.clamp: At least one of 'min' or 'max' must not be None")
+    bounds = [o for o in (min, max) if o is not None]
+    if len(bounds) == 2 and isinstance(min, Tensor) != isinstance(max, Tensor):
+        # PyTorch has a (Tensor, Tensor) and a (Number, Number) overload, not a mixed one
+        raise TypeError(f"clamp() received an invalid combination of arguments - got (Tensor, "
+                        f"min={type(min).__name__}, max={type(max).__name__}), but expected "
+                        "both bounds to be Tensors or both to be Numbers")
+    bounds = [_check_operand(o, "clamp") for o in bounds]
+    dtype = _dtypes.result_type(input, *bounds)
+    if dtype.is_complex:
+        raise NotImplementedError("clamp is not supported for complex types")
+    if dtype is _dtypes.bool and not any(isinstance(o, Tensor) for o in bounds):
+        kernel = "clamp_scalar_cpu" if len(bounds) == 2 else (
+            "clamp_min_scalar_cpu" if min is not None else "clamp_max_scalar_cpu")
+        raise _not_implemented(kernel, dtype)
+    if dtype is _dtypes.bool and len(bounds) == 2:
+        raise _not_implemented("clamp_cpu", dtype)
+    _broadcast(tuple(input.shape), *(_shape_of(o) for o in bounds))
     return Clamp.apply(input, min, max, dtype)
 
 
@@ -733,20 +903,25 @@ class Minimum(_Extremum):
     node_name = "MinimumBackward0"
 
 
+def _extremum(cls: type[_Extremum], name: str, input: Any, other: Any) -> Tensor:
+    for arg, value in (("input", input), ("other", other)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' must be Tensor, not "
+                            f"{type(value).__name__}")
+    a, b, dtype = _prepare(name, input, other)
+    if dtype.is_complex:
+        raise RuntimeError(f"{name} not implemented for complex tensors.")
+    return cls.apply(a, b, dtype)
+
+
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """Element-wise maximum of two tensors (NaN propagates)."""
-    a, b, dtype = _prepare("maximum", input, other)
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-        raise TypeError("maximum(): argument 'other' must be Tensor, not a number")
-    return Maximum.apply(a, b, dtype)
+    return _extremum(Maximum, "maximum", input, other)
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """Element-wise minimum of two tensors (NaN propagates)."""
-    a, b, dtype = _prepare("minimum", input, other)
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-        raise TypeError("minimum(): argument 'other' must be Tensor, not a number")
-    return Minimum.apply(a, b, dtype)
+    return _extremum(Minimum, "minimum", input, other)
 
 
 class CopyFrom(Function):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from convkit import _dtypes
 from convkit.autograd.tensor import Tensor, device
 from convkit.ops import creation, elementwise, indexing, linalg, reduction, shape
@@ -57,6 +59,28 @@ def _max_or_min(fn: Any) -> Any:
         return fn(self, dim, keepdim)
 
     return method
+
+
+def _matmul(self: Tensor, other: Any) -> Tensor:
+    """``self @ other``: a NumPy array on the right is taken as a tensor, as PyTorch does."""
+    if isinstance(other, np.ndarray):
+        other = creation.from_numpy(np.ascontiguousarray(other))
+    return linalg.matmul(self, other)
+
+
+def _rtruediv(self: Tensor, other: Any) -> Tensor:
+    """``other / self`` the way PyTorch's ``Tensor.__rtruediv__`` computes it:
+    ``self.reciprocal() * other`` (two roundings, and a float16 ``self`` then takes
+    ``other`` at float32 precision in the product)."""
+    return E.mul(E.reciprocal(self), other)
+
+
+def _invert(self: Tensor) -> Tensor:
+    """``~t``: PyTorch's operator refuses floats with a TypeError before any kernel runs."""
+    if self.dtype._category > 1:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    return E.bitwise_not(self)
 
 
 def _getattr_T(self: Tensor) -> Tensor:  # noqa: N802
@@ -131,12 +155,12 @@ _METHODS: dict[str, Any] = {
     "__getitem__": indexing.getitem, "__setitem__": indexing.setitem,
     "__add__": E.add, "__radd__": _reflected(E.add), "__sub__": E.sub,
     "__rsub__": _reflected(E.sub), "__mul__": E.mul, "__rmul__": _reflected(E.mul),
-    "__truediv__": E.div, "__rtruediv__": _reflected(E.div),
+    "__truediv__": E.div, "__rtruediv__": _rtruediv,
     "__floordiv__": E.floor_divide, "__rfloordiv__": _reflected(E.floor_divide),
     "__mod__": E.remainder, "__rmod__": _reflected(E.remainder),
-    "__pow__": E.pow, "__rpow__": _reflected(E.pow), "__matmul__": linalg.matmul,
+    "__pow__": E.pow, "__rpow__": _reflected(E.pow), "__matmul__": _matmul,
     "__rmatmul__": _reflected(linalg.matmul), "__neg__": E.neg, "__pos__": lambda self: self,
-    "__abs__": E.abs, "__invert__": E.bitwise_not,
+    "__abs__": E.abs, "__invert__": _invert,
     "__and__": E.bitwise_and, "__or__": E.bitwise_or, "__xor__": E.bitwise_xor,
     "__rand__": _reflected(E.bitwise_and), "__ror__": _reflected(E.bitwise_or),
     "__rxor__": _reflected(E.bitwise_xor),
