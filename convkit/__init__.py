@@ -6,6 +6,8 @@ views and strides, reverse-mode autograd and ``nn.functional`` convolution.
 
 from __future__ import annotations
 
+import builtins
+
 __version__ = "0.1.0"
 
 from convkit import _dtypes
@@ -41,6 +43,11 @@ from convkit.ops.shape import (
     split, squeeze, stack, t, transpose, unbind, unflatten, unsqueeze,
 )
 
+# Memory formats are names only: convkit tensors are strided and clone() keeps the layout.
+contiguous_format = "contiguous_format"
+preserve_format = "preserve_format"
+channels_last = "channels_last"
+
 clip = clamp
 subtract, multiply, divide, negative, absolute = sub, mul, div, neg, abs
 concat = concatenate = cat
@@ -52,19 +59,19 @@ def result_type(tensor1: object, tensor2: object) -> dtype:
     return _dtypes.result_type(tensor1, tensor2)
 
 
-def is_tensor(obj: object) -> builtins_bool:
+def is_tensor(obj: object) -> builtins.bool:
     return isinstance(obj, Tensor)
 
 
-def numel(input: Tensor) -> builtins_int:
+def numel(input: Tensor) -> builtins.int:
     return input.numel()
 
 
-def is_floating_point(input: Tensor) -> builtins_bool:
+def is_floating_point(input: Tensor) -> builtins.bool:
     return input.dtype.is_floating_point
 
 
-def is_complex(input: Tensor) -> builtins_bool:
+def is_complex(input: Tensor) -> builtins.bool:
     return input.dtype.is_complex
 
 
@@ -72,9 +79,7 @@ def expand_copy(input: Tensor, *size: object) -> Tensor:
     return input.expand(*size).clone()
 
 
-builtins_bool = type(True)
-builtins_int = type(1)
 
-from convkit import autograd, nn  # noqa: E402  (nn builds on everything above)
-from convkit.autograd.gradcheck import gradcheck  # noqa: E402,F401
+from convkit import autograd, nn
+from convkit.autograd.gradcheck import gradcheck
 

@@ -8,6 +8,8 @@ zero-dim tensors and Python scalars only take part when they raise the category.
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 __all__ = [
@@ -58,17 +60,17 @@ class dtype:  # noqa: N801 - PyTorch's name
         return self.name
 
 
-builtins_bool = type(True)
+builtins_bool = builtins.bool
 
 float16 = half = dtype("float16", np.float16, "HalfTensor")
-float32 = float = dtype("float32", np.float32, "FloatTensor")  # noqa: A001 - PyTorch's alias
+float32 = float = dtype("float32", np.float32, "FloatTensor")
 float64 = double = dtype("float64", np.float64, "DoubleTensor")
 int8 = dtype("int8", np.int8, "CharTensor")
 int16 = short = dtype("int16", np.int16, "ShortTensor")
-int32 = int = dtype("int32", np.int32, "IntTensor")  # noqa: A001
+int32 = int = dtype("int32", np.int32, "IntTensor")
 int64 = long = dtype("int64", np.int64, "LongTensor")
 uint8 = dtype("uint8", np.uint8, "ByteTensor")
-bool = dtype("bool", np.bool_, "BoolTensor")  # noqa: A001
+bool = dtype("bool", np.bool_, "BoolTensor")
 complex64 = cfloat = dtype("complex64", np.complex64, "ComplexFloatTensor")
 complex128 = cdouble = dtype("complex128", np.complex128, "ComplexDoubleTensor")
 
@@ -124,9 +126,9 @@ def to_dtype(d: object) -> dtype:
                         f"{', '.join(d.name for d in ALL_DTYPES)}") from None
 
 
-builtins_float = type(1.0)
-builtins_int = type(1)
-builtins_complex = type(1j)
+builtins_float = builtins.float
+builtins_int = builtins.int
+builtins_complex = builtins.complex
 
 
 def from_numpy_dtype(np_dtype: np.dtype) -> dtype:

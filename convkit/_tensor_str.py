@@ -309,7 +309,7 @@ def format_tensor(array: "np.ndarray", *, dtype_name: str, show_dtype: bool,
     opts = _PrintOptions(precision, threshold, edgeitems, linewidth, pick["sci_mode"])
     array = np.asarray(array)
     indent = len(prefix)
-    all_suffixes: "list[str]" = []
+    all_suffixes: list[str] = []
 
     if array.size == 0:
         # "[]" alone cannot tell (0,) from (2, 0), so other shapes are spelled out.

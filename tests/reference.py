@@ -16,7 +16,7 @@ def conv_nd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[in
             groups: int) -> np.ndarray:
     """Cross-correlation: out[n, o, p] = b[o] + sum_{c,k} w[o, c, k] x_pad[n, g*Cg + c,
     p*stride + k*dilation], over any number of spatial dims."""
-    n_batch, c_in = x.shape[:2]
+    n_batch = x.shape[0]
     c_out, c_group = w.shape[:2]
     kernel = w.shape[2:]
     xpad = np.pad(x, ((0, 0), (0, 0)) + tuple(padding))

@@ -103,7 +103,7 @@ CORPUS: list[tuple[str, Callable[[Any], Any], list[str]]] = [
 def _raise(fn: Callable[[], Any]) -> BaseException:
     try:
         out = fn()
-    except Exception as e:  # noqa: BLE001 - the exception is what is under test
+    except Exception as e:
         return e
     raise AssertionError(f"no exception; returned {out!r}")
 

@@ -242,8 +242,6 @@ def test_t_T_mT(layout: Layout) -> None:
         check(layout, lambda L, x: x.mT)
 
 
-@pytest.mark.xfail(strict=True, reason="not in an owned file: convkit/ops/methods.py "
-                   "_getattr_mT raises for 0-d tensors; torch returns them unchanged")
 def test_mT_of_0d_tensor_is_identity() -> None:
     check(Layout((), "float64", 0), lambda L, x: x.mT)
 

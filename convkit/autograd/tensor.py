@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convkit import _dtypes
-from convkit._dtypes import dtype as DType  # noqa: N812
+from convkit._dtypes import dtype as DType
 from convkit.autograd.function import AccumulateGrad, Node
 from convkit.autograd.grad_mode import is_grad_enabled
 
@@ -284,7 +284,7 @@ class Tensor:
         n = self.ndim if ndim is None else ndim
         return wrap_dim(dim, n)
 
-    def type(self, dtype: Any = None) -> Any:
+    def type(self, dtype: Any = None, non_blocking: bool = False, **_: Any) -> Any:
         """The type string (``'convkit.FloatTensor'``), or a copy converted to ``dtype``."""
         if dtype is None:
             return f"convkit.{self._dtype._tensor_type}"
@@ -344,7 +344,7 @@ class Tensor:
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
         if value and not (self._dtype.is_floating_point or self._dtype.is_complex):
-            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                f"gradients (this tensor is {self._dtype})")
         self._requires_grad = bool(value)
 

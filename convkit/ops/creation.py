@@ -247,7 +247,7 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     if builtins_any(s % ndarray.itemsize for s in ndarray.strides):
         raise ValueError("given numpy array strides not a multiple of the element byte size. "
                          "Copy the numpy array to reallocate the memory.")
-    return Tensor._from_array(ndarray)
+    return Tensor._from_array(ndarray, keep_strides=True)
 
 
 def from_dlpack(ext_tensor: Any) -> Tensor:
@@ -257,7 +257,7 @@ def from_dlpack(ext_tensor: Any) -> Tensor:
     arr = np.from_dlpack(ext_tensor)
     if not arr.flags.writeable:
         arr = arr.view()
-    return Tensor._from_array(arr)
+    return Tensor._from_array(arr, keep_strides=True)
 
 
 def _creation_dtype(dtype: Any) -> _dtypes.dtype:

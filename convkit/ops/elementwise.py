@@ -415,7 +415,7 @@ def _complex_pow(x: Any, y: Any, scalar_exponent: bool) -> np.ndarray:
         return np.asarray(np.exp(y * np.log(x)))
 
 
-def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+def pow(input: Any, exponent: Any) -> Tensor:
     """``input ** exponent`` element-wise."""
     a, b, dtype = _prepare("pow", input, exponent)
     if dtype is _dtypes.bool and (isinstance(b, Tensor) or not isinstance(a, Tensor)):
@@ -524,7 +524,7 @@ class Abs(Function):
         return g * sgn(x)
 
 
-def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+def abs(input: Tensor) -> Tensor:
     """``|input|`` (for complex input: the modulus, as a real tensor)."""
     if input.dtype is _dtypes.bool:
         raise _not_implemented("abs_cpu", input.dtype)
@@ -851,7 +851,7 @@ def ones_like_bool(x: Tensor) -> Tensor:
     return Tensor._from_array(np.ones(tuple(x.shape), dtype=bool))
 
 
-def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Limit each element to ``[min, max]`` (either bound may be a tensor or None)."""
     if min is None and max is None:
         raise RuntimeError("convkit.clamp: At least one of 'min' or 'max' must not be None")
@@ -935,8 +935,9 @@ class CopyFrom(Function):
         return np.broadcast_to(src._data, tuple(x.shape)).astype(x.dtype.np)
 
     @staticmethod
-    def backward(ctx: BackwardNode, g: Tensor) -> tuple[None, Tensor]:
-        return None, g
+    def backward(ctx: BackwardNode, g: Tensor) -> tuple[Tensor, Tensor]:
+        # The old value of the destination is overwritten: its gradient is zero, not absent.
+        return Tensor._from_array(np.zeros(tuple(g.shape), g.dtype.np)), g
 
 
 def copy_(self: Tensor, src: Any) -> Tensor:
@@ -951,5 +952,23 @@ def copy_(self: Tensor, src: Any) -> Tensor:
                            f"tensor b ({list(src.shape)}): cannot copy a tensor of shape "
                            f"{list(src.shape)} into one of shape {list(self.shape)}") from None
     if src._storage is self._storage:
+        _refuse_partial_overlap(self, src)
         src = Tensor._from_array(src._data.copy()) if not src.requires_grad else src.clone()
     return inplace(self, lambda t: CopyFrom.apply(t, src), src)
+
+
+def _refuse_partial_overlap(dst: Tensor, src: Tensor) -> None:
+    """PyTorch refuses a copy between different but overlapping windows of one storage
+    (the result would depend on the copy order); the very same window is fine."""
+    from convkit.ops.shape import _storage_index
+
+    same = (tuple(dst.shape) == tuple(src.shape) and dst.stride() == src.stride()
+            and dst.storage_offset() == src.storage_offset())
+    if same:
+        return
+    written = _storage_index(tuple(dst.shape), dst.stride(), dst.storage_offset())
+    read = _storage_index(tuple(src.shape), src.stride(), src.storage_offset())
+    if np.intersect1d(written, read).size:
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the "
+                           "written-to tensor refer to a single memory location. Please clone() "
+                           "the tensor before performing the operation.")

@@ -83,11 +83,13 @@ def _invert(self: Tensor) -> Tensor:
     return E.bitwise_not(self)
 
 
-def _getattr_T(self: Tensor) -> Tensor:  # noqa: N802
+def _getattr_T(self: Tensor) -> Tensor:
     return S.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
 
-def _getattr_mT(self: Tensor) -> Tensor:  # noqa: N802
+def _getattr_mT(self: Tensor) -> Tensor:
+    if self.ndim == 0:  # PyTorch (deprecated) returns a 0-d tensor unchanged
+        return S.view(self, ())
     if self.ndim < 2:
         raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
                            f"Got {self.ndim}-D tensor.")

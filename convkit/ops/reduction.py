@@ -87,7 +87,7 @@ def _accumulate_dtype(x: Tensor, dtype: Any) -> _dtypes.dtype:
     return _dtypes.int64 if x.dtype._category <= 1 else x.dtype
 
 
-def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *,  # noqa: A001
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *,
         dtype: Any = None) -> Tensor:
     """Sum over ``dim`` (all dims if None)."""
     return Sum.apply(input, _dims(input, dim), keepdim, _accumulate_dtype(input, dtype))
@@ -372,12 +372,12 @@ def _check_nonempty(x: Tensor, name: str, dims: tuple[int, ...] | None = None) -
             raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
-def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     """The largest element; with ``dim``, (values, indices); with a tensor, the maximum."""
     return _extremum(input, dim, keepdim, "max")
 
 
-def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     """The smallest element; with ``dim``, (values, indices); with a tensor, the minimum."""
     return _extremum(input, dim, keepdim, "min")
 
@@ -459,12 +459,12 @@ def _truth(fn: Any, x: Tensor, dim: Any, keepdim: bool) -> Tensor:
     return Tensor._from_array(out.astype(np.uint8) if x.dtype is _dtypes.uint8 else out)
 
 
-def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """True where every element (over ``dim``) is non-zero."""
     return _truth(np.all, input, dim, keepdim)
 
 
-def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """True where any element (over ``dim``) is non-zero."""
     return _truth(np.any, input, dim, keepdim)
 

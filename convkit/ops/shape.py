@@ -28,7 +28,8 @@ Shape = tuple[int, ...]
 
 def _size_args(size: Sequence[Any], name: str) -> Shape:
     """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])``, as PyTorch does."""
-    if len(size) == 1 and isinstance(size[0], Sequence | np.ndarray | Tensor):
+    if len(size) == 1 and isinstance(size[0], Sequence | np.ndarray | Tensor) and not (
+            isinstance(size[0], Tensor | np.ndarray) and size[0].ndim == 0):
         size = tuple(size[0])
     out = []
     for i, n in enumerate(size):
