@@ -27,6 +27,7 @@ from convkit.ops.inplace import inplace
 from convkit.ops.shape import (
     _infer_dense_strides,
     _non_overlapping_and_dense,
+    dim_order,
     empty_strided,
     expand,
     select,
@@ -402,28 +403,7 @@ def _tensor_iterator_strides(shape: tuple[int, ...],
     zeroed = [tuple(0 if (m == 1 and k != 1) else st for m, k, st in zip(s, shape, strides,
                                                                          strict=True))
               for s, strides in operands]
-    perm = list(range(n - 1, -1, -1))
-
-    def should_swap(d0: int, d1: int) -> int:
-        for st in zeroed:
-            s0, s1 = st[d0], st[d1]
-            if s0 == 0 or s1 == 0:
-                continue
-            if s0 != s1:
-                return -1 if s0 < s1 else 1
-            if shape[d0] > shape[d1]:
-                return 1
-        return 0
-
-    for i in range(1, n):
-        d1 = i
-        for d0 in range(i - 1, -1, -1):
-            cmp = should_swap(perm[d0], perm[d1])
-            if cmp > 0:
-                perm[d0], perm[d1] = perm[d1], perm[d0]
-                d1 = d0
-            elif cmp < 0:
-                break
+    perm = dim_order(shape, zeroed)
     if perm == list(range(n - 1, -1, -1)):
         return contiguous_strides(shape)
     out, step = [0] * n, 1

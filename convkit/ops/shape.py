@@ -549,24 +549,26 @@ def _non_overlapping_and_dense(shape: Shape, strides: Shape) -> bool:
     return True
 
 
-def _infer_dense_strides(shape: Shape, strides: Shape) -> Shape:
-    """ATen's ``infer_dense_strides``: dense strides in the dim order of ``strides``.
+def dim_order(shape: Shape, operand_strides: Sequence[Shape]) -> list[int]:
+    """Dims from innermost to outermost as ATen orders them for a new output.
 
-    The same stable insertion sort as TensorIterator: stride-0 dims never move, equal
-    strides put the smaller dim first, and otherwise the innermost dim comes first.
+    A stable insertion sort (TensorIterator's ``reorder_dimensions``): compare two dims by
+    the first operand whose strides for them are both non-zero; the smaller stride is
+    inner, equal strides put the smaller dim inner, and otherwise dims keep their order.
     """
     n = len(shape)
-    if n <= 1:
-        return (1,) * n
     perm = list(range(n - 1, -1, -1))
 
     def should_swap(d0: int, d1: int) -> int:
-        s0, s1 = strides[d0], strides[d1]
-        if s0 == 0 or s1 == 0:
-            return 0
-        if s0 != s1:
-            return -1 if s0 < s1 else 1
-        return 1 if shape[d0] > shape[d1] else 0
+        for strides in operand_strides:
+            s0, s1 = strides[d0], strides[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return -1 if s0 < s1 else 1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
 
     for i in range(1, n):
         d1 = i
@@ -577,8 +579,16 @@ def _infer_dense_strides(shape: Shape, strides: Shape) -> Shape:
                 d1 = d0
             elif cmp < 0:
                 break
-    out, step = [0] * n, 1
-    for d in perm:
+    return perm
+
+
+def _infer_dense_strides(shape: Shape, strides: Shape) -> Shape:
+    """ATen's ``infer_dense_strides``: dense strides in the dim order of ``strides``
+    (stride-0 dims never move; size-1 dims do not advance the stride)."""
+    if len(shape) <= 1:
+        return (1,) * len(shape)
+    out, step = [0] * len(shape), 1
+    for d in dim_order(shape, [strides]):
         out[d] = step
         if shape[d] > 1:
             step *= shape[d]

@@ -9,7 +9,7 @@ from typing import Any
 from convkit.autograd.tensor import Tensor
 from convkit.nn.parameter import Parameter
 
-__all__ = ["Module"]
+__all__ = ["Module", "ranked"]
 
 
 def _add_indent(text: str, spaces: int) -> str:
@@ -211,3 +211,12 @@ class Module:
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
+
+
+def ranked(template: type, n: int, doc: str, module: str) -> type:
+    """The rank-``n`` class of a ``_FooNd`` layer template: ``Foo{n}d`` with ``ndim = n``.
+
+    One template per layer family keeps a single implementation for 1-, 2- and 3-d.
+    """
+    name = template.__name__.lstrip("_").replace("Nd", f"{n}d")
+    return type(name, (template,), {"ndim": n, "__module__": module, "__doc__": doc})

@@ -7,7 +7,7 @@ from typing import Any
 
 from convkit.autograd.tensor import Tensor
 from convkit.nn import functional as F
-from convkit.nn.modules.module import Module
+from convkit.nn.modules.module import Module, ranked
 
 __all__ = [f"{family}{n}d" for family in ("ZeroPad", "ConstantPad", "ReflectionPad",
                                           "ReplicationPad", "CircularPad") for n in (1, 2, 3)]
@@ -84,9 +84,7 @@ class _CircularPadNd(_PadNd):
 
 
 def _ranked(base: type, n: int) -> type:
-    name = base.__name__.lstrip("_").replace("Nd", f"{n}d")
-    return type(name, (base,), {"ndim": n, "__module__": __name__,
-                                "__doc__": f"Pads the last {n} dim(s) ({base.mode})."})
+    return ranked(base, n, f"Pads the last {n} dim(s) ({base.mode}).", __name__)
 
 
 ZeroPad1d, ZeroPad2d, ZeroPad3d = (_ranked(_ZeroPadNd, n) for n in (1, 2, 3))

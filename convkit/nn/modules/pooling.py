@@ -8,7 +8,7 @@ from typing import Any
 
 from convkit.autograd.tensor import Tensor
 from convkit.nn import functional as F
-from convkit.nn.modules.module import Module
+from convkit.nn.modules.module import Module, ranked
 
 __all__ = [f"{family}{n}d" for family in ("MaxPool", "AvgPool", "AdaptiveAvgPool",
                                           "AdaptiveMaxPool", "LPPool", "MaxUnpool")
@@ -134,10 +134,8 @@ class _MaxUnpoolNd(Module):
 
 
 def _ranked(base: type, n: int) -> type:
-    name = base.__name__.lstrip("_").replace("Nd", f"{n}d")
-    return type(name, (base,), {"ndim": n, "__module__": __name__,
-                                "__doc__": f"{n}-d {base.__name__[1:-2]} (see "
-                                           f"convkit.nn.functional)."})
+    return ranked(base, n, f"{n}-d {base.__name__[1:-2]} (see convkit.nn.functional).",
+                  __name__)
 
 
 MaxPool1d, MaxPool2d, MaxPool3d = (_ranked(_MaxPoolNd, n) for n in (1, 2, 3))
