@@ -92,6 +92,14 @@ def _conv(rng: np.random.Generator) -> Iterator[Sample]:
                  {"groups": 2, "stride": (1, 2, 1)})
 
 
+def _conv_transpose(rng: np.random.Generator) -> Iterator[Sample]:
+    yield Sample((_r(rng, 2, 2, 5), _r(rng, 2, 3, 3), _r(rng, 3)),
+                 {"stride": 2, "padding": 1, "output_padding": 1})
+    yield Sample((_r(rng, 1, 4, 3, 4), _r(rng, 4, 1, 2, 3), None),
+                 {"stride": (2, 1), "groups": 2, "dilation": (1, 2)})
+    yield Sample((_r(rng, 1, 2, 2, 3, 2), _r(rng, 2, 2, 2, 2, 2), None), {"stride": 2})
+
+
 OPS: list[OpInfo] = [
     OpInfo("add", "add", _binary()),
     OpInfo("sub", "sub", _binary()),
@@ -144,4 +152,23 @@ OPS: list[OpInfo] = [
         Sample((_r(rng, 4, 5), (np.array([0, 2, 2]),))),
     ])),
     OpInfo("conv", "nn.functional.conv{n}d", _conv),
+    OpInfo("conv_transpose", "nn.functional.conv_transpose{n}d", _conv_transpose),
+    OpInfo("max_pool2d", "nn.functional.max_pool2d", lambda rng: iter([
+        Sample((_r(rng, 2, 3, 7, 6), (3, 2)), {"stride": 2, "padding": 1, "dilation": (1, 2),
+                                               "ceil_mode": True})])),
+    OpInfo("avg_pool3d", "nn.functional.avg_pool3d", lambda rng: iter([
+        Sample((_r(rng, 1, 2, 5, 4, 6), 3), {"stride": 2, "padding": 1, "ceil_mode": True,
+                                             "count_include_pad": False})])),
+    OpInfo("adaptive_avg_pool2d", "nn.functional.adaptive_avg_pool2d", lambda rng: iter([
+        Sample((_r(rng, 2, 3, 7, 5), (3, 4)))])),
+    OpInfo("adaptive_max_pool1d", "nn.functional.adaptive_max_pool1d", lambda rng: iter([
+        Sample((_r(rng, 2, 3, 9), 4))])),
+    OpInfo("pad", "nn.functional.pad", lambda rng: iter([
+        Sample((_r(rng, 2, 3, 5, 4), (1, 2, -1, 3)), {"mode": mode})
+        for mode in ("constant", "reflect", "replicate", "circular")])),
+    OpInfo("unfold", "nn.functional.unfold", lambda rng: iter([
+        Sample((_r(rng, 2, 3, 6, 5), (2, 3)), {"dilation": (2, 1), "padding": 1,
+                                               "stride": (1, 2)})])),
+    OpInfo("fold", "nn.functional.fold", lambda rng: iter([
+        Sample((_r(rng, 2, 12, 12), (4, 5), 2), {"stride": 1, "padding": 0})])),
 ]
