@@ -81,5 +81,7 @@ def expand_copy(input: Tensor, *size: object) -> Tensor:
 
 
 from convkit import autograd, nn
+from convkit.io import load, save
+from convkit import optim, utils
 from convkit.autograd.gradcheck import gradcheck
 

@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"convkit {convkit.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="print the seeds' 8x8 step-edge example through conv2d")
+    tr = sub.add_parser("train", help="train a LeNet-style CNN on the shipped 8x8 digits")
+    tr.add_argument("--epochs", type=int, default=20, help="passes over the training set")
+    tr.add_argument("--lr", type=float, default=1e-2, help="Adam's peak learning rate")
+    tr.add_argument("--batch-size", type=int, default=32, help="mini-batch size")
+    tr.add_argument("--seed", type=int, default=0, help="seed for split, init and shuffling")
+    tr.add_argument("--out", default=None, help="save the weights here (.safetensors or .npz)")
+    tr.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return parser
 
 
@@ -53,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _edge_demo()
+    if args.command == "train":
+        from convkit.train import TrainConfig, train
+
+        if args.out is not None and not args.out.lower().endswith((".safetensors", ".npz")):
+            parser.error("--out must end in .safetensors or .npz")
+        train(TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                          seed=args.seed, out=args.out, progress=not args.no_progress))
+        return 0
     parser.print_help()
     return 0
 

@@ -441,3 +441,10 @@ def _fixed_rank_transpose(n: int) -> Any:
 conv_transpose1d = _fixed_rank_transpose(1)
 conv_transpose2d = _fixed_rank_transpose(2)
 conv_transpose3d = _fixed_rank_transpose(3)
+
+
+# Activations, normalisation, dropout, resampling and losses (see _layers_functional).
+from convkit.nn._layers_functional import *  # noqa: F403
+from convkit.nn._layers_functional import __all__ as _layer_functions
+
+__all__ += _layer_functions

@@ -144,8 +144,9 @@ class _ConvNd(Module):
         shape = ((in_channels, out_channels // groups) if self._transposed else
                  (out_channels, in_channels // groups)) + self.kernel_size
         self.weight = Parameter(creation.empty(shape, dtype=d))
-        self.bias = Parameter(creation.empty(out_channels, dtype=d)) if bias else None
-        if not bias:
+        if bias:
+            self.bias = Parameter(creation.empty(out_channels, dtype=d))
+        else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 from convkit.autograd.tensor import Tensor
 from convkit.nn.parameter import Parameter
 
-__all__ = ["Module", "ranked"]
+__all__ = ["Module", "ranked", "_IncompatibleKeys"]
 
 
 def _add_indent(text: str, spaces: int) -> str:
@@ -24,6 +24,21 @@ def _type_name(value: Any) -> str:
     return value.type() if isinstance(value, Tensor) else type(value).__name__
 
 
+class _IncompatibleKeys(NamedTuple):
+    """The keys ``load_state_dict`` found missing or unexpected (PyTorch's namedtuple)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
+                f"unexpected_keys={self.unexpected_keys})")
+
+    __str__ = __repr__
+
+
 class Module:
     """Base class of layers: assign Parameters and Modules as attributes to register them."""
 
@@ -33,6 +48,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------ registration
@@ -79,87 +95,250 @@ class Module:
         for table in (self._parameters, self._buffers, self._modules):
             if name in table:
                 del table[name]
+                self._non_persistent().discard(name)
                 return
         object.__delattr__(self, name)
 
+    def _check_name(self, name: Any, kind: str, table: dict) -> None:
+        """PyTorch's checks on a new parameter/buffer/module name."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in table:
+            if name in self.__dict__ and self.__dict__[name] is None:
+                # ``self.bias = None`` then ``register_parameter("bias", None)`` (a pattern
+                # convkit's own layers use): the plain None attribute gives way to the slot.
+                del self.__dict__[name]
+                return
+            raise KeyError(f"attribute '{name}' already exists")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"parameter name must be a non-empty string without '.', got "
-                           f"{name!r}")
+        """Add ``param`` (or a ``None`` slot) under ``name``, as PyTorch does."""
+        self._check_name(name, "parameter", self.__dict__.get("_parameters", {}))
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
+            raise TypeError(f"cannot assign '{_type_name(param)}' object to parameter "
                             f"'{name}' (convkit.nn.Parameter or None required)")
+        if param is not None and param.grad_fn is not None:
+            raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model "
+                             f"parameters must be created explicitly. To express '{name}' as a "
+                             "function of another Tensor, compute the value in the forward() "
+                             "method.")
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a tensor that is state but not a parameter (``persistent=False``: not saved
+        in ``state_dict``)."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        self._check_name(name, "buffer", self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer "
+            raise TypeError(f"cannot assign '{_type_name(tensor)}' object to buffer "
                             f"'{name}' (convkit.Tensor or None required)")
         self._buffers[name] = tensor
-        if not persistent:
-            self.__dict__.setdefault("_non_persistent_buffers", set()).add(name)
+        non_persistent = self._non_persistent()
+        if persistent:
+            non_persistent.discard(name)
+        else:
+            non_persistent.add(name)
+
+    def _non_persistent(self) -> set[str]:
+        return self.__dict__.setdefault("_non_persistent_buffers_set", set())
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module under ``name`` (``None`` keeps an empty slot)."""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+            raise TypeError(f"{_type_name(module)} is not a Module subclass")
+        self._check_name(name, "module", self.__dict__.get("_modules", {}))
         self._modules[name] = module
 
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> Module:
+        """The module at a dotted path such as ``"features.0"`` (``""`` is ``self``)."""
+        module = self
+        for item in target.split(".") if target else []:
+            if item not in module._modules or module._modules[item] is None:
+                raise AttributeError(f"{module._get_name()} has no attribute `{item}`")
+            module = module._modules[item]
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if name not in module._parameters:
+            raise AttributeError(f"{module._get_name()} has no parameter `{name}`")
+        return module._parameters[name]
+
     # ------------------------------------------------------------ traversal
-    def named_modules(self, memo: set[int] | None = None, prefix: str = ""
-                      ) -> Iterator[tuple[str, Module]]:
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module and all below it, depth first."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                               remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
         for name, child in self._modules.items():
-            if child is not None:
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
                 yield name, child
 
     def children(self) -> Iterator[Module]:
         for _, child in self.named_children():
             yield child
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True
-                         ) -> Iterator[tuple[str, Parameter]]:
+    def _named_members(self, table: str, prefix: str, recurse: bool, remove_duplicate: bool
+                       ) -> Iterator[tuple[str, Any]]:
         seen: set[int] = set()
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix, self)])
         for module_prefix, module in modules:
-            for name, p in module._parameters.items():
-                if p is None or id(p) in seen:
+            for name, value in module.__dict__[table].items():
+                if value is None or (remove_duplicate and id(value) in seen):
                     continue
-                seen.add(id(p))
-                yield (f"{module_prefix}.{name}" if module_prefix else name), p
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` pairs; a shared parameter is listed once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True
-                      ) -> Iterator[tuple[str, Tensor]]:
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
-        for module_prefix, module in modules:
-            for name, b in module._buffers.items():
-                if b is not None:
-                    yield (f"{module_prefix}.{name}" if module_prefix else name), b
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    # ------------------------------------------------------------ state
+    # ------------------------------------------------------------ state dict
+    def _local_state(self) -> dict[str, Tensor]:
+        """This module's own saved entries: parameters, then persistent buffers."""
+        non_persistent = self.__dict__.get("_non_persistent_buffers_set", set())
+        state = {k: v for k, v in self._parameters.items() if v is not None}
+        state.update((k, v) for k, v in self._buffers.items()
+                     if v is not None and k not in non_persistent)
+        return state
+
+    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "",
+                   keep_vars: bool = False) -> dict[str, Tensor]:
+        """PyTorch's flat ``{dotted name: tensor}`` map of parameters and persistent buffers.
+
+        Tensors are detached aliases of the module's memory (``keep_vars=True``: the
+        parameters themselves); shared parameters appear under every name, as in PyTorch.
+        """
+        if args:  # PyTorch's deprecated positional form: (destination, prefix, keep_vars)
+            destination = args[0]
+            if len(args) > 1:
+                prefix = args[1]
+            if len(args) > 2:
+                keep_vars = args[2]
+        if destination is None:
+            destination = OrderedDict()
+        for name, value in self._local_state().items():
+            destination[prefix + name] = value if keep_vars else value.detach()
+        for name, child in self._modules.items():
+            if child is not None:
+                child.state_dict(destination=destination, prefix=f"{prefix}{name}.",
+                                 keep_vars=keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False
+                        ) -> _IncompatibleKeys:
+        """Copy ``state_dict`` into this module's parameters and buffers.
+
+        Every key, type and shape is checked before anything is written, so a failing load
+        leaves the module untouched (PyTorch copies as it goes). ``strict=True`` makes missing
+        and unexpected keys errors; either way they are returned as ``_IncompatibleKeys``.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing: list[str] = []
+        unexpected: list[str] = []
+        errors: list[str] = []
+        copies: list[tuple[Module, str, Tensor, Tensor]] = []
+        for prefix, module in self.named_modules(remove_duplicate=False):
+            prefix = f"{prefix}." if prefix else ""
+            local = module._local_state()
+            for name, target in local.items():
+                key = prefix + name
+                if key not in state_dict:
+                    missing.append(key)
+                    continue
+                value = state_dict[key]
+                if not isinstance(value, Tensor):
+                    errors.append(f'While copying the parameter named "{key}", expected '
+                                  "convkit.Tensor or Tensor-like object from checkpoint but "
+                                  f"received {type(value)}")
+                    continue
+                if tuple(value.shape) != tuple(target.shape):
+                    errors.append(f"size mismatch for {key}: copying a param with shape "
+                                  f"{value.shape} from checkpoint, the shape in current model "
+                                  f"is {target.shape}.")
+                    continue
+                copies.append((module, name, target, value))
+            for key in state_dict:
+                if key.startswith(prefix):
+                    head = key[len(prefix):].split(".", 1)[0]
+                    if head not in module._modules and head not in local:
+                        unexpected.append(key)
+        # A key can be both below one module's prefix and one of its children's: keep the
+        # first report only (PyTorch reports a key once).
+        unexpected = list(dict.fromkeys(unexpected))
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in unexpected)))
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in missing)))
+        if errors:
+            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
+                self._get_name(), "\n\t".join(errors)))
+        from convkit.autograd.grad_mode import no_grad
+
+        with no_grad():
+            for module, name, target, value in copies:
+                if assign:
+                    if name in module._parameters:
+                        new = value if isinstance(value, Parameter) else Parameter(
+                            value, requires_grad=target.requires_grad)
+                        module._parameters[name] = new
+                    else:
+                        module._buffers[name] = value
+                else:
+                    target.copy_(value)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------ mode, dtype
     def train(self, mode: bool = True) -> Module:
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        object.__setattr__(self, "training", mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -172,11 +351,99 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.detach_().zero_()
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
+                else:
+                    p.grad.requires_grad_(False)
+                p.grad.zero_()
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn`` on every child (recursively), then on ``self``; returns ``self``."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def _apply(self, fn: Any) -> Module:
+        """Convert every parameter, gradient and buffer with ``fn``, keeping the Parameter
+        objects (their ``.data`` is replaced), so optimizers holding them stay valid."""
+        for child in self.children():
+            child._apply(fn)
+        from convkit.autograd.grad_mode import no_grad
+
+        with no_grad():
+            for param in self._parameters.values():
+                if param is None:
+                    continue
+                param.data = fn(param.data)
+                if param.grad is not None:
+                    param._grad = fn(param.grad.detach())
+            for name, buf in self._buffers.items():
+                if buf is not None:
+                    self._buffers[name] = fn(buf)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to(dtype)``, ``to(device)``, ``to(tensor)``: floating-point and complex tensors
+        take the dtype; integer buffers are left alone (PyTorch's rule)."""
+        from convkit import _dtypes
+        from convkit.autograd.tensor import device as _device
+
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        for arg in args:
+            if isinstance(arg, _dtypes.dtype):
+                dtype = arg
+            elif isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str | _device):
+                dev = arg
+            elif isinstance(arg, bool):
+                continue
+            else:
+                raise TypeError(f"to() received an invalid argument: {arg!r}")
+        if dev is not None:
+            _device(dev)  # raises for anything but the CPU
+        if dtype is None:
+            return self
+        if not (dtype.is_floating_point or dtype.is_complex):
+            raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but "
+                            f"got desired dtype={dtype}")
+
+        def convert(t: Tensor) -> Tensor:
+            if t.is_floating_point() or t.is_complex():
+                return t.to(dtype)
+            return t
+
+        return self._apply(convert)
+
+    def _float_cast(self, dtype: Any) -> Module:
+        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+    def float(self) -> Module:
+        from convkit import _dtypes
+
+        return self._float_cast(_dtypes.float32)
+
+    def double(self) -> Module:
+        from convkit import _dtypes
+
+        return self._float_cast(_dtypes.float64)
+
+    def half(self) -> Module:
+        from convkit import _dtypes
+
+        return self._float_cast(_dtypes.float16)
+
+    def cpu(self) -> Module:
         return self
 
     # ------------------------------------------------------------ calling

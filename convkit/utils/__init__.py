@@ -1,0 +1,5 @@
+"""Utilities: ``convkit.utils.data`` (datasets, samplers, ``DataLoader``)."""
+
+from convkit.utils import data
+
+__all__ = ["data"]
