@@ -1,5 +1,6 @@
 """The layers of ``convkit.nn``."""
 
+from convkit.nn.modules.container import ModuleDict, ModuleList, Sequential
 from convkit.nn.modules.conv import (
     Conv1d,
     Conv2d,
@@ -10,7 +11,6 @@ from convkit.nn.modules.conv import (
     ConvTranspose3d,
     ConvTransposeNd,
 )
-from convkit.nn.modules.container import ModuleDict, ModuleList, Sequential
 from convkit.nn.modules.fold import Fold, Unfold
 from convkit.nn.modules.module import Module
 from convkit.nn.modules.padding import (
@@ -52,7 +52,8 @@ from convkit.nn.modules.pooling import (
 )
 
 __all__ = [
-    "Module", "Sequential", "ModuleList", "ModuleDict", "Conv1d", "Conv2d", "Conv3d", "ConvNd", "ConvTranspose1d", "ConvTranspose2d",
+    "Module", "Sequential", "ModuleList", "ModuleDict", "Conv1d", "Conv2d", "Conv3d", "ConvNd",
+    "ConvTranspose1d", "ConvTranspose2d",
     "ConvTranspose3d", "ConvTransposeNd", "Fold", "Unfold",
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
     "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
