@@ -238,14 +238,19 @@ def fft_seconds(n: Sequence[int], k: Sequence[int], window: Window, dtype: np.dt
 
 # ------------------------------------------------------------------------- accuracy
 def _max_abs(a: np.ndarray) -> float:
+    """max |a| (integers and booleans), in two reductions without an |a| temporary."""
     if not a.size:
         return 0.0
-    if a.dtype.kind == "c":
-        return float(np.max(np.abs(a)))
     if a.dtype.kind == "b":
         return float(a.any())
-    # two reductions, no |a| temporary; NaN propagates through max/min
-    return float(max(abs(float(a.max())), abs(float(a.min()))))
+    return float(max(abs(int(a.max())), abs(int(a.min()))))
+
+
+def _rms(a: np.ndarray) -> float:
+    """Root mean square of ``a`` in one BLAS pass (``inf``/``nan`` if any value is not finite,
+    or if the squares overflow, beyond 1e154: both send the planner to the direct sums)."""
+    flat = a.ravel(order="K")  # a view for C- and F-ordered arrays alike
+    return math.sqrt(abs(np.vdot(flat, flat).real) / a.size) if a.size else 0.0
 
 
 def _typical_abs(a: np.ndarray) -> float:
@@ -277,34 +282,38 @@ def fft_accuracy(x: np.ndarray, w: np.ndarray, out_dtype: np.dtype) -> tuple[boo
       bound ``4 eps log2(N) ||x||_2 ||w||_2 < 1/4`` (with ``||x||_2 <= sqrt(x.size) max|x|``)
       and the true result fits ``out_dtype`` (else the direct sums wrap around modulo 2**bits,
       which no rounding reproduces).
-    * Floating results: FFT errors are of order ``eps * max|x| * max|w|``; an output of
-      typical size ``|x|_typ * |w|_typ`` keeps about half its significant digits as long as
-      ``(max|x| / |x|_typ) * (max|w| / |w|_typ) <= 1 / sqrt(eps)``, with ``|.|_typ`` the
-      median non-zero magnitude (of a sample). Wider ranges stay direct.
+    * Floating results: the FFT's rounding errors are spread over all outputs at the level
+      of ``eps * rms(x) * ||w||`` (the root mean square, one BLAS pass, which also catches
+      NaN and inf); an output of typical size ``|x|_typ * ||w||`` keeps about half its
+      significant digits as long as ``(rms(x) / |x|_typ) * (rms(w) / |w|_typ) <=
+      1 / sqrt(eps)``, with ``|.|_typ`` the median non-zero magnitude (of a sample). Wider
+      dynamic ranges -- a few huge values among ordinary ones -- stay direct.
     """
     if x.dtype.kind == "b" and w.dtype.kind == "b":
         return False, "boolean inputs"
     if x.dtype.kind not in "biufc" or w.dtype.kind not in "biufc":
         return False, "non-numeric dtype"
-    mx, mw = _max_abs(x), _max_abs(w)
-    if not (math.isfinite(mx) and math.isfinite(mw)):
-        return False, "non-finite values (the FFT would spread them to every output)"
-    if mx == 0 or mw == 0:
-        return True, "an all-zero input"
     if out_dtype.kind in "iub":
+        mx, mw = _max_abs(x), _max_abs(w)
         bound = mx * mw * min(x.size, w.size)
         if out_dtype.kind != "b" and bound > np.iinfo(out_dtype).max:
             return False, f"the result may overflow {out_dtype} (direct sums wrap around)"
-        size = (x.size + w.size)
-        error = 4 * np.finfo(np.float64).eps * math.log2(max(size, 2)) * math.sqrt(
+        error = 4 * np.finfo(np.float64).eps * math.log2(max(x.size + w.size, 2)) * math.sqrt(
             float(x.size) * w.size) * mx * mw
         if error >= 0.25:
             return False, "integer result too large to be recovered exactly by rounding"
         return True, "integer result recovered exactly by rounding"
+    rx, rw = _rms(x.astype(np.float64) if x.dtype.kind in "biu" else x), \
+        _rms(w.astype(np.float64) if w.dtype.kind in "biu" else w)
+    if not (math.isfinite(rx) and math.isfinite(rw)):
+        return False, "non-finite values (the FFT would spread them to every output)"
+    tx, tw = _typical_abs(x), _typical_abs(w)
+    if tx == 0 or tw == 0:
+        return True, "an all-zero input"
     # the FFT works in single precision for float16/float32/complex64 results
     single = out_dtype.itemsize <= (8 if out_dtype.kind == "c" else 4)
     eps = float(np.finfo(np.float32 if single else np.float64).eps)
-    spread = (mx / _typical_abs(x)) * (mw / _typical_abs(w))
+    spread = (rx / tx) * (rw / tw)
     if spread > 1 / math.sqrt(eps):
         return False, f"dynamic range {spread:.3g} too wide for the FFT's rounding"
     return True, f"dynamic range {spread:.3g}"
