@@ -155,6 +155,22 @@ class InstanceNorm3d(_InstanceNorm):
     _dims = (4, 5)
 
 
+def _register_affine(module: Module, shape: Any, affine: bool, bias: bool, d: Any) -> None:
+    """The learnable scale (and shift) of a normalisation layer, or None when not affine."""
+    module.register_parameter(
+        "weight", Parameter(creation.empty(shape, dtype=d)) if affine else None)
+    module.register_parameter(
+        "bias", Parameter(creation.empty(shape, dtype=d)) if affine and bias else None)
+
+
+def _reset_affine(module: Module) -> None:
+    """Scale 1, shift 0: the layer starts as a pure normalisation."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` dims, with an element-wise affine."""
 
@@ -167,22 +183,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         d = _dtype(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(creation.empty(self.normalized_shape, dtype=d))
-            if bias:
-                self.bias = Parameter(creation.empty(self.normalized_shape, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.normalized_shape, elementwise_affine, bias, d)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -205,22 +210,11 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels, self.eps, self.affine = (
             num_groups, num_channels, eps, affine)
         d = _dtype(dtype)
-        if affine:
-            self.weight = Parameter(creation.empty(num_channels, dtype=d))
-            if bias:
-                self.bias = Parameter(creation.empty(num_channels, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, (num_channels,), affine, bias, d)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
