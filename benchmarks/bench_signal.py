@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_signal.py            # all cases (about two minutes)
-    python benchmarks/bench_signal.py --quick    # smaller sizes, a few seconds
+    python benchmarks/bench_signal.py            # all cases, about two minutes
+    python benchmarks/bench_signal.py --quick    # smaller sizes, about 30 seconds
 
 For every case the same inputs go through
 
@@ -211,7 +211,7 @@ def print_row(row: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    parser.add_argument("--quick", action="store_true", help="small sizes, about 30 s")
     parser.add_argument("--repeats", type=int, default=7,
                         help="interleaved rounds, at least (7; more for fast cases)")
     parser.add_argument("--budget", type=float, default=3.0,

@@ -16,9 +16,12 @@ transforms for the same result.
 
 Arithmetic: both inputs are transformed in their common floating dtype, integer and bool
 inputs counting as float64 (a float32 kernel on a float64 signal is transformed in float64);
-float16 is transformed in float32 by ``scipy.fft``. Real inputs use ``rfftn``/``irfftn``,
-complex ones ``fftn``/``ifftn``. The result has the transform's dtype (float32/float64/
-complex64/complex128...); rounding back to an integer dtype is the caller's decision.
+float16 is transformed in float32 by ``scipy.fft``. Real inputs use real transforms (``rfft``
+along the last axis), complex ones complex transforms; :func:`fft_convolve` applies them one
+axis at a time so that zero padding is never transformed needlessly, :func:`oa_convolve` as
+one batched ``rfftn``/``fftn``. Threads (``workers``) are the caller's choice (the planner's
+calibrated one). The result has the transform's dtype (float32/float64/complex64/
+complex128...); rounding back to an integer dtype is the caller's decision.
 """
 
 from __future__ import annotations
