@@ -185,3 +185,18 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
     if rows < cols:
         q = q.T
     return _write(tensor, (q * gain).reshape(tuple(tensor.shape)))
+
+
+def _default_layer_init_(weight: Tensor, bias: Tensor | None, empty_fan_bias: bool) -> None:
+    """PyTorch's default for Linear and convolutions: weight kaiming_uniform_(a=sqrt(5)),
+    bias uniform in ±1/sqrt(fan_in). With fan_in 0, Linear zeroes the bias
+    (``empty_fan_bias``) while convolutions leave it as allocated, as PyTorch does."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is None:
+        return
+    fan_in, _ = calculate_fan_in_and_fan_out(weight)
+    if fan_in > 0:
+        bound = 1 / math.sqrt(fan_in)
+        uniform_(bias, -bound, bound)
+    elif empty_fan_bias:
+        uniform_(bias, 0.0, 0.0)

@@ -4,7 +4,6 @@ only fix the number of spatial dimensions."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from convkit import _dtypes
@@ -152,12 +151,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)), bias uniform in ±1/sqrt(fan_in)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            if fan_in:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init._default_layer_init_(self.weight, self.bias, empty_fan_bias=False)
 
     def _padding_pairs(self) -> tuple[tuple[int, int], ...]:
         """(lo, hi) per spatial axis, 'same' split as PyTorch splits it (extra at the end)."""
