@@ -1,23 +1,38 @@
-"""The N-d convolution primitive family on ndarrays: forward and both gradients.
+"""The N-d convolution primitive family, dispatched to the fastest suitable algorithm.
 
-All three are cross-correlations in PyTorch's sense (the kernel is not flipped)::
+Three entry points, all cross-correlations in PyTorch's sense (the kernel is not flipped)::
+
+    conv_forward     x (N, C, *sp), w (O, C/G, *k)          -> out (N, O, *out)
+    conv_grad_input  g (N, O, *out), w (O, C/G, *k), x.shape -> gx (N, C, *sp)
+    conv_grad_weight x (N, C, *sp), g (N, O, *out), w.shape  -> gw (O, C/G, *k)
 
     out[n, g*Og + o, p] = sum_{c, k} w[g*Og + o, c, k] * xpad[n, g*Cg + c, p*stride + k*dilation]
 
-with ``xpad`` the input padded by ``(lo, hi)`` zeros per spatial axis. Each is computed as
-a sum over kernel offsets ``k`` of one channel contraction on a strided window of the
-padded input ("shifted GEMM"): memory stays at one window view, no im2col buffer.
+``conv_grad_input`` is also the transposed convolution. Each call is described by a
+:class:`ConvProblem` (shapes and arguments, no data); every :class:`Algorithm` registered here
+says which problems it supports, how much workspace it needs and which cost features predict
+its time, and the planner (:mod:`convkit.engine.conv_plan`) picks one per problem. Problems whose
+workspace exceeds the budget are cut into batch tiles (the batch axis is independent for the
+forward and input gradient, and summed over for the weight gradient).
 """
 
 from __future__ import annotations
 
-import itertools
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-__all__ = ["conv_forward", "conv_grad_input", "conv_grad_weight", "conv_output_shape"]
+__all__ = ["ConvProblem", "Algorithm", "register", "algorithms", "conv_forward",
+           "conv_grad_input", "conv_grad_weight", "conv_output_shape", "set_algorithm",
+           "get_algorithm", "forced_algorithm", "set_workspace_limit", "get_workspace_limit",
+           "KINDS"]
 
 Pairs = tuple[tuple[int, int], ...]
+KINDS = ("forward", "grad_input", "grad_weight")
 
 
 def conv_output_shape(spatial: tuple[int, ...], kernel: tuple[int, ...],
@@ -28,74 +43,208 @@ def conv_output_shape(spatial: tuple[int, ...], kernel: tuple[int, ...],
                  zip(spatial, kernel, stride, padding, dilation, strict=True))
 
 
-def _window(xpad: np.ndarray, offset: tuple[int, ...], out_shape: tuple[int, ...],
-            stride: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[slice, ...]:
-    """The slices of ``xpad`` that kernel tap ``offset`` reads for every output position."""
-    return (slice(None), slice(None)) + tuple(
-        slice(k * d, k * d + s * (n - 1) + 1, s)
-        for k, d, s, n in zip(offset, dilation, stride, out_shape, strict=True))
+@dataclass(frozen=True)
+class ConvProblem:
+    """One call of the primitive family, without its data.
+
+    ``x_shape`` is always the forward input's shape (N, C, *sp) and ``w_shape`` the weight's
+    (O, C/groups, *k), whichever of the three ``kind`` s is computed; ``dtype`` is the result's.
+    """
+
+    kind: str
+    x_shape: tuple[int, ...]
+    w_shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: Pairs
+    dilation: tuple[int, ...]
+    groups: int
+    dtype: np.dtype
+
+    @property
+    def nd(self) -> int:
+        return len(self.w_shape) - 2
+
+    @cached_property
+    def out_shape(self) -> tuple[int, ...]:
+        """(N, O, *out) of the forward convolution."""
+        return (self.x_shape[0], self.w_shape[0]) + conv_output_shape(
+            self.x_shape[2:], self.w_shape[2:], self.stride, self.padding, self.dilation)
+
+    @property
+    def result_shape(self) -> tuple[int, ...]:
+        return {"forward": self.out_shape, "grad_input": self.x_shape,
+                "grad_weight": self.w_shape}[self.kind]
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of the direct definition (the same for all three kinds)."""
+        return math.prod(self.out_shape) * math.prod(self.w_shape[1:])
+
+    @property
+    def batch(self) -> int:
+        return self.x_shape[0]
+
+    def with_batch(self, n: int) -> ConvProblem:
+        """The same problem on a batch tile of ``n`` samples."""
+        return ConvProblem(self.kind, (n,) + self.x_shape[1:], self.w_shape, self.stride,
+                           self.padding, self.dilation, self.groups, self.dtype)
+
+    @property
+    def is_depthwise(self) -> bool:
+        """One input channel per group (``C == groups``)."""
+        return self.w_shape[1] == 1 and self.groups > 1
 
 
-def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
-    # (N, C, *sp) -> (N, G, C/G, *sp)
-    return a.reshape(a.shape[0], groups, a.shape[1] // groups, *a.shape[2:])
+class Algorithm:
+    """One way to compute the primitive family; subclasses register an instance.
+
+    ``run(p, a, b)`` computes ``p.kind`` with ``(a, b)`` = ``(x, w)`` for 'forward',
+    ``(g, w)`` for 'grad_input' and ``(x, g)`` for 'grad_weight', and returns a new array of
+    ``p.result_shape`` in ``p.dtype`` (C-contiguous not required).
+    """
+
+    name: str = ""
+    #: dtypes this algorithm computes in (others go to an algorithm that supports them)
+    dtypes: tuple[type, ...] = (np.float32, np.float64, np.complex64, np.complex128)
+
+    def supports(self, p: ConvProblem) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def workspace(self, p: ConvProblem) -> int:
+        """Peak bytes allocated beyond the inputs and the result."""
+        return 0
+
+    def features(self, p: ConvProblem) -> tuple[float, ...]:
+        """Cost features; predicted seconds = calibrated coefficients . features."""
+        itemsize = np.dtype(p.dtype).itemsize
+        moved = (math.prod(p.x_shape) + math.prod(p.w_shape) + math.prod(p.out_shape)) * itemsize
+        return (1.0, float(p.macs), float(moved))
+
+    def accurate(self, p: ConvProblem, a: np.ndarray, b: np.ndarray) -> tuple[bool, str]:
+        """Whether this algorithm's rounding is acceptable on this data (FFT checks range)."""
+        return True, ""
+
+    def run(self, p: ConvProblem, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<convolution algorithm {self.name!r}>"
+
+
+_REGISTRY: dict[str, Algorithm] = {}
+
+
+def register(algorithm: Algorithm) -> Algorithm:
+    """Add an algorithm to the planner's candidates (by its unique ``name``)."""
+    if not algorithm.name or algorithm.name in _REGISTRY:
+        raise ValueError(f"algorithm name {algorithm.name!r} is empty or already registered")
+    _REGISTRY[algorithm.name] = algorithm
+    return algorithm
+
+
+def algorithms() -> dict[str, Algorithm]:
+    """The registered algorithms by name."""
+    _load_algorithms()
+    return dict(_REGISTRY)
+
+
+_LOADED = False
+
+
+def _load_algorithms() -> None:
+    # Importing the modules registers their algorithms; done lazily to keep imports acyclic.
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    from convkit.engine import conv_taps  # noqa: F401  (the universal fallback)
+
+    for module in ("conv_gemm", "conv_depthwise", "conv_winograd", "conv_fft"):
+        try:
+            __import__(f"convkit.engine.{module}")
+        except ModuleNotFoundError as e:  # an algorithm module not written yet
+            if e.name != f"convkit.engine.{module}":
+                raise
+
+
+# ------------------------------------------------------------------ user-settable state
+_FORCED: str | None = None
+_WORKSPACE_LIMIT = 256 * 2**20
+
+
+def set_algorithm(name: str | None) -> None:
+    """Force one algorithm (by name) wherever it supports the call; ``None`` restores the
+    planner's choice. Calls the forced algorithm cannot compute still go to the planner."""
+    global _FORCED
+    if name is not None and name not in algorithms():
+        raise ValueError(f"set_algorithm: unknown algorithm {name!r}; "
+                         f"known: {', '.join(sorted(algorithms()))}")
+    _FORCED = name
+
+
+def get_algorithm() -> str | None:
+    """The forced algorithm's name, or ``None`` when the planner chooses."""
+    return _FORCED
+
+
+@contextmanager
+def forced_algorithm(name: str | None) -> Iterator[None]:
+    """``with forced_algorithm('fft'): ...`` forces an algorithm inside the block only."""
+    previous = _FORCED
+    set_algorithm(name)
+    try:
+        yield
+    finally:
+        set_algorithm(previous)
+
+
+def set_workspace_limit(nbytes: int) -> None:
+    """Bound the scratch memory of one call; larger problems are tiled (default 256 MiB)."""
+    global _WORKSPACE_LIMIT
+    if not isinstance(nbytes, (int, np.integer)) or isinstance(nbytes, bool) or nbytes < 0:
+        raise ValueError(f"set_workspace_limit: nbytes must be a non-negative int, got {nbytes!r}")
+    _WORKSPACE_LIMIT = int(nbytes)
+
+
+def get_workspace_limit() -> int:
+    return _WORKSPACE_LIMIT
+
+
+# ------------------------------------------------------------------ entry points
+def _problem(kind: str, x_shape, w_shape, stride, padding, dilation, groups, dtype) -> ConvProblem:
+    return ConvProblem(kind, tuple(int(s) for s in x_shape), tuple(int(s) for s in w_shape),
+                       tuple(stride), tuple(tuple(p) for p in padding), tuple(dilation),
+                       int(groups), np.dtype(dtype))
+
+
+def _run(p: ConvProblem, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from convkit.engine import conv_plan
+
+    return conv_plan.execute(p, a, b)
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], padding: Pairs,
                  dilation: tuple[int, ...], groups: int) -> np.ndarray:
     """Cross-correlate ``x`` (N, C, *sp) with ``w`` (O, C/groups, *k) -> (N, O, *out)."""
-    n, nd = x.shape[0], w.ndim - 2
-    kernel = w.shape[2:]
-    out_shape = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
-    xpad = np.pad(x, ((0, 0), (0, 0)) + tuple(padding)) if any(map(any, padding)) else x
-    wg = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])  # (G, O/G, C/G, *k)
-    dtype = np.result_type(x.dtype, w.dtype)
-    out = np.zeros((n, groups, w.shape[0] // groups) + out_shape, dtype=dtype)
-    spatial = "".join(chr(ord("h") + i) for i in range(nd))
-    contraction = f"goc,ngc{spatial}->ngo{spatial}"
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        window = _grouped(xpad[_window(xpad, offset, out_shape, stride, dilation)], groups)
-        out += np.einsum(contraction, wg[(Ellipsis,) + offset], window, optimize=True)
-    return out.reshape(n, w.shape[0], *out_shape)
+    p = _problem("forward", x.shape, w.shape, stride, padding, dilation, groups,
+                 np.result_type(x.dtype, w.dtype))
+    return _run(p, x, w)
 
 
 def conv_grad_input(grad_out: np.ndarray, w: np.ndarray, input_shape: tuple[int, ...],
                     stride: tuple[int, ...], padding: Pairs, dilation: tuple[int, ...],
                     groups: int) -> np.ndarray:
-    """d(loss)/d(x) from d(loss)/d(out): scatter every tap back through its window.
-
-    This is also the transposed convolution of ``grad_out`` with ``w``.
-    """
-    n, nd = grad_out.shape[0], w.ndim - 2
-    out_shape = grad_out.shape[2:]
-    padded = tuple(s + lo + hi for s, (lo, hi) in zip(input_shape[2:], padding, strict=True))
-    gpad = np.zeros((n, input_shape[1]) + padded, dtype=np.result_type(grad_out, w))
-    wg = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
-    gg = _grouped(grad_out, groups)  # (N, G, O/G, *out)
-    spatial = "".join(chr(ord("h") + i) for i in range(nd))
-    contraction = f"goc,ngo{spatial}->ngc{spatial}"
-    for offset in itertools.product(*(range(k) for k in w.shape[2:])):
-        target = gpad[_window(gpad, offset, out_shape, stride, dilation)]
-        contribution = np.einsum(contraction, wg[(Ellipsis,) + offset], gg, optimize=True)
-        target += contribution.reshape(target.shape)
-    crop = (slice(None), slice(None)) + tuple(
-        slice(lo, lo + s) for s, (lo, _) in zip(input_shape[2:], padding, strict=True))
-    return np.ascontiguousarray(gpad[crop])
+    """d(loss)/d(x) (N, C, *sp) from d(loss)/d(out) (N, O, *out); also the transposed
+    convolution of ``grad_out`` with ``w``."""
+    p = _problem("grad_input", input_shape, w.shape, stride, padding, dilation, groups,
+                 np.result_type(grad_out.dtype, w.dtype))
+    return _run(p, grad_out, w)
 
 
 def conv_grad_weight(x: np.ndarray, grad_out: np.ndarray, weight_shape: tuple[int, ...],
                      stride: tuple[int, ...], padding: Pairs, dilation: tuple[int, ...],
                      groups: int) -> np.ndarray:
-    """d(loss)/d(w): correlate the input windows with the output gradient, tap by tap."""
-    nd = len(weight_shape) - 2
-    out_shape = grad_out.shape[2:]
-    xpad = np.pad(x, ((0, 0), (0, 0)) + tuple(padding)) if any(map(any, padding)) else x
-    gg = _grouped(grad_out, groups)
-    gw = np.zeros((groups, weight_shape[0] // groups) + tuple(weight_shape[1:]),
-                  dtype=np.result_type(x, grad_out))
-    spatial = "".join(chr(ord("h") + i) for i in range(nd))
-    contraction = f"ngo{spatial},ngc{spatial}->goc"
-    for offset in itertools.product(*(range(k) for k in weight_shape[2:])):
-        window = _grouped(xpad[_window(xpad, offset, out_shape, stride, dilation)], groups)
-        gw[(Ellipsis,) + offset] = np.einsum(contraction, gg, window, optimize=True)
-    return gw.reshape(weight_shape)
+    """d(loss)/d(w) (O, C/groups, *k): the input windows correlated with ``grad_out``."""
+    p = _problem("grad_weight", x.shape, weight_shape, stride, padding, dilation, groups,
+                 np.result_type(x.dtype, grad_out.dtype))
+    return _run(p, x, grad_out)
