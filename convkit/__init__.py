@@ -82,6 +82,6 @@ def expand_copy(input: Tensor, *size: object) -> Tensor:
 
 from convkit import autograd, nn
 from convkit.io import load, save
-from convkit import optim, signal, utils
+from convkit import backends, optim, signal, utils
 from convkit.autograd.gradcheck import gradcheck
 

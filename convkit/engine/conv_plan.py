@@ -50,7 +50,8 @@ def predicted_seconds(algorithm: Algorithm, p: ConvProblem) -> float:
     """The cost model's time for ``algorithm`` on ``p``; ``inf`` if it was never calibrated
     (the universal 'taps' algorithm then counts its multiply-adds, so that an uncalibrated
     installation still runs, on the slowest but surest path)."""
-    coef = load_constants().get("coef", {}).get(algorithm.name, {}).get(p.kind)
+    prec = "32" if p.dtype in (np.float32, np.complex64) else "64"
+    coef = load_constants().get("coef", {}).get(algorithm.name, {}).get(p.kind, {}).get(prec)
     if coef is None:
         return float(p.macs) if algorithm.name == "taps" else math.inf
     return float(np.dot(coef, algorithm.features(p)))
@@ -71,6 +72,13 @@ class Plan:
     @property
     def tiles(self) -> int:
         return -(-self.problem.batch // self.tile)
+
+    def __str__(self) -> str:
+        p = self.problem
+        shapes = f"{p.kind} x{tuple(p.x_shape)} w{tuple(p.w_shape)} {p.dtype.name}"
+        tiles = f" in {self.tiles} batch tiles of {self.tile}" if self.tiles > 1 else ""
+        return (f"{shapes}: {self.algorithm}{tiles}, predicted {self.seconds * 1e3:.3g} ms, "
+                f"workspace {self.workspace / 2**20:.3g} MiB ({self.reason})")
 
 
 def _candidates(p: ConvProblem) -> list[Algorithm]:
