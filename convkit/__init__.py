@@ -83,5 +83,8 @@ def expand_copy(input: Tensor, *size: object) -> Tensor:
 from convkit import autograd, nn
 from convkit.io import load, save
 from convkit import backends, optim, signal, utils
+from convkit import explain
+
+summary = explain.summary
 from convkit.autograd.gradcheck import gradcheck
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import warnings
+import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from convkit.autograd.tensor import Tensor
 from convkit.nn.parameter import Parameter
 
-__all__ = ["Module", "ranked", "_IncompatibleKeys"]
+__all__ = ["Module", "RemovableHandle", "ranked", "_IncompatibleKeys"]
 
 
 def _add_indent(text: str, spaces: int) -> str:
@@ -39,6 +42,42 @@ class _IncompatibleKeys(NamedTuple):
     __str__ = __repr__
 
 
+class RemovableHandle:
+    """Removes the hook it was returned for: ``handle.remove()``, or leave a ``with`` block.
+
+    PyTorch's ``torch.utils.hooks.RemovableHandle``: it holds only weak references to the
+    hook tables, so a handle kept after its module is gone removes nothing and keeps
+    nothing alive. ``extra_dicts`` are the side tables (``with_kwargs``, ``always_call``)
+    whose entry for the same id goes too.
+    """
+
+    _ids = itertools.count()  # one sequence for every handle: ids order registrations
+
+    def __init__(self, hooks_dict: OrderedDict, *extra_dicts: OrderedDict) -> None:
+        self.id = next(RemovableHandle._ids)
+        self.hooks_dict_ref = weakref.ref(hooks_dict)
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra_dicts)
+
+    def remove(self) -> None:
+        for ref in (self.hooks_dict_ref, *self.extra_dict_ref):
+            table = ref()
+            if table is not None:
+                table.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"<RemovableHandle id={self.id}>"
+
+
+_HOOK_TABLES = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+                "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs")
+
+
 class Module:
     """Base class of layers: assign Parameters and Modules as attributes to register them."""
 
@@ -50,6 +89,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "training", True)
+        for table in _HOOK_TABLES:
+            object.__setattr__(self, table, OrderedDict())
 
     # ------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
@@ -452,7 +493,107 @@ class Module:
                                   '"forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        state = self.__dict__
+        if not (state.get("_forward_hooks") or state.get("_forward_pre_hooks")):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        """``forward`` between its pre-hooks and hooks, in PyTorch's order and rules."""
+        result = None
+        hooks = list(self._forward_hooks.items())
+        with_kwargs = self._forward_hooks_with_kwargs
+        always = self._forward_hooks_always_called
+        already_called: set[int] = set()
+        try:
+            pre_with_kwargs = self._forward_pre_hooks_with_kwargs
+            for hook_id, hook in list(self._forward_pre_hooks.items()):
+                if hook_id in pre_with_kwargs:
+                    replaced = hook(self, args, kwargs)
+                    if replaced is not None:
+                        if not (isinstance(replaced, tuple) and len(replaced) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple "
+                                               f"of (new_args, new_kwargs), but got {replaced}.")
+                        args, kwargs = replaced
+                else:
+                    replaced = hook(self, args)
+                    if replaced is not None:
+                        args = replaced if isinstance(replaced, tuple) else (replaced,)
+            result = self.forward(*args, **kwargs)
+            for hook_id, hook in hooks:
+                if hook_id in always:
+                    already_called.add(hook_id)
+                out = (hook(self, args, kwargs, result) if hook_id in with_kwargs
+                       else hook(self, args, result))
+                if out is not None:
+                    result = out
+            return result
+        except Exception:
+            # PyTorch still runs the always_call hooks that have not run, with the result so
+            # far (None if forward failed), and silences their own errors behind this one.
+            for hook_id, hook in hooks:
+                if hook_id not in always or hook_id in already_called:
+                    continue
+                try:
+                    out = (hook(self, args, kwargs, result) if hook_id in with_kwargs
+                           else hook(self, args, result))
+                    if out is not None:
+                        result = out
+                except Exception as e:
+                    warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                  "exception that was silenced as another error was raised "
+                                  f"in forward: {e}", stacklevel=2)
+            raise
+
+    def _hook_tables(self) -> dict[str, OrderedDict]:
+        """This module's hook tables (created on first use for modules that predate them)."""
+        state = self.__dict__
+        for table in _HOOK_TABLES:
+            if table not in state:
+                object.__setattr__(self, table, OrderedDict())
+        return {table: state[table] for table in _HOOK_TABLES}
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; as in PyTorch.
+
+        A non-None return replaces the positional arguments (a non-tuple is wrapped in
+        one). With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and
+        may return a new ``(args, kwargs)`` pair. ``prepend=True`` runs it before the
+        hooks already registered. Returns a handle whose ``remove()`` unregisters it.
+        """
+        tables = self._hook_tables()
+        hooks, kw = tables["_forward_pre_hooks"], tables["_forward_pre_hooks_with_kwargs"]
+        handle = RemovableHandle(hooks, kw)
+        hooks[handle.id] = hook
+        if with_kwargs:
+            kw[handle.id] = True
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False, always_call: bool = False
+                              ) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``; as in PyTorch.
+
+        A non-None return replaces the output. With ``with_kwargs=True`` the hook is
+        ``hook(module, args, kwargs, output)``. ``always_call=True`` runs it even when
+        ``forward`` (or an earlier hook) raised, with ``output`` None if there is none.
+        ``prepend=True`` runs it before the hooks already registered.
+        """
+        tables = self._hook_tables()
+        hooks = tables["_forward_hooks"]
+        kw, always = tables["_forward_hooks_with_kwargs"], tables["_forward_hooks_always_called"]
+        handle = RemovableHandle(hooks, kw, always)
+        hooks[handle.id] = hook
+        if with_kwargs:
+            kw[handle.id] = True
+        if always_call:
+            always[handle.id] = True
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
 
     # ------------------------------------------------------------ printing
     def extra_repr(self) -> str:
