@@ -1047,7 +1047,7 @@ def contamination_map(layer: Any, input_shape: Sequence[int],
                            for i, m in enumerate(children))
                 if len(children) <= 3 else f"{name} of {len(children)} layers")
     fig.suptitle(f"{name}\non input {tuple(input_shape)}: how much of each output pixel's "
-                 "receptive field is padding (0 = only real pixels)", fontsize=9.5)
+                 "receptive field\nis padding (0 = only real pixels)", fontsize=9.5)
     return _finish(fig, path)
 
 
