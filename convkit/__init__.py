@@ -86,5 +86,6 @@ from convkit import backends, optim, signal, utils
 from convkit import explain
 
 summary = explain.summary
+from convkit._machine import doctor
 from convkit.autograd.gradcheck import gradcheck
 

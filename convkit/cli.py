@@ -275,6 +275,48 @@ def _tour(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from convkit import _machine
+
+    report = _machine.doctor()
+    print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report)
+    return 0
+
+
+def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true",
+                   help="fewer, smaller problems: a rough model in a few seconds")
+    p.add_argument("--only", choices=("conv", "signal"), default=None,
+                   help="calibrate one planner only (default: both)")
+    p.add_argument("--output-dir", default=None, metavar="DIR",
+                   help="write the constants files here instead of the installed package "
+                        "(point CONVKIT_CONV_CONSTANTS / CONVKIT_PLAN_CONSTANTS at them)")
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from convkit.engine import conv_calibrate, conv_plan
+    from convkit.engine import plan as signal_plan
+
+    out = Path(args.output_dir) if args.output_dir else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    if args.only in (None, "conv"):
+        print("convolution planner (nn.functional): timing every algorithm ...")
+        conv_calibrate.calibrate(out / conv_plan.CONSTANTS_PATH.name if out else
+                                 conv_plan.CONSTANTS_PATH, quick=args.quick)
+    if args.only in (None, "signal"):
+        print("signal planner (convkit.signal): direct sums vs FFT ...")
+        signal_plan.calibrate(out / signal_plan.CONSTANTS_PATH.name if out else
+                              signal_plan.CONSTANTS_PATH, quick=args.quick)
+    return 0
+
+
 # ------------------------------------------------------------------ the table of commands
 @dataclass(frozen=True)
 class Command:
@@ -301,6 +343,10 @@ COMMANDS: list[Command] = [
             "out.png"),
     Command("tour", "a guided walk through the lectures' lessons, computed live", _tour,
             _tour_arguments, "Example: convkit tour padding --out figures"),
+    Command("doctor", "what this machine offers convkit: BLAS, cores, AVX-512, calibration",
+            _doctor, _doctor_arguments),
+    Command("calibrate", "time the convolution algorithms here and write the planners' "
+            "cost models", _calibrate, _calibrate_arguments),
 ]
 
 
@@ -317,7 +363,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _restart_with_avx512_blas(argv: Sequence[str] | None) -> None:
+    """Re-run this command with ``OPENBLAS_CORETYPE=SkylakeX`` when OpenBLAS runs AVX2
+    kernels on an AVX-512 CPU (the variable only works before NumPy loads, and NumPy is
+    loaded by now). Only for the console command itself, never for in-process calls."""
+    from convkit import _machine
+
+    if argv is not None or "OPENBLAS_CORETYPE" in os.environ:
+        return
+    if _machine.openblas_coretype_advice() is None:
+        return
+    env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX")
+    os.execve(sys.executable, [sys.executable, "-m", "convkit", *sys.argv[1:]], env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _restart_with_avx512_blas(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

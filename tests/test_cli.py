@@ -196,3 +196,25 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(workdir: Path, args: list[str]
     assert words in lines[0]
     assert "Traceback" not in result.stdout + result.stderr
     assert not (workdir / "pwned.txt").exists()  # the layer string is never evaluated
+
+
+# ------------------------------------------------------------------ doctor and calibrate
+def test_doctor_reports_the_blas_cores_and_planner_calibration() -> None:
+    result = _run("doctor")
+    assert result.returncode == 0, result.stderr
+    for field in ("NumPy", "usable cores", "BLAS", "AVX-512", "conv planner"):
+        assert field in result.stdout
+    as_json = json.loads(_run("doctor", "--json").stdout)
+    assert as_json["usable_cores"] >= 1
+
+
+def test_calibrate_writes_fitted_constants_the_planner_can_load(tmp_path: Path) -> None:
+    result = _run("calibrate", "--quick", "--only", "conv", "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    constants = json.loads((tmp_path / "conv_constants.json").read_text())
+    assert constants["meta"]["written_by"] == "convkit calibrate --quick"
+    # every algorithm that ran got a non-negative coefficient vector per kind it computes
+    taps = constants["coef"]["taps"]
+    assert set(taps) == {"forward", "grad_input", "grad_weight"}
+    assert all(c >= 0 for per_kind in taps.values() for cs in per_kind.values() for c in cs)
+    assert all(v["problems"] >= 2 for v in constants["misprediction"].values())

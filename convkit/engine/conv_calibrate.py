@@ -68,7 +68,7 @@ def calibration_problems(quick: bool = False) -> list[tuple]:
         (1, 16, 16, (8, 16, 16), 3, 1, 1), (1, 4, 4, (16, 16, 16), 5, 1, 1),
         (1, 8, 8, (8, 8, 8), 1, 1, 1),
     ]
-    return shapes[::3] if quick else shapes
+    return shapes[::4] if quick else shapes
 
 
 def _features_row(alg: _conv.Algorithm, p: ConvProblem) -> list[float]:
