@@ -163,12 +163,32 @@ def clear_cache() -> None:
     _constants_from.cache_clear()
 
 
+def _full_size_gradient(p: ConvProblem, a: np.ndarray,
+                        b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-extend an output gradient smaller than the forward output.
+
+    A transposed convolution with ``output_padding`` (and dilation > stride) can produce an
+    ``x`` whose forward convolution is larger than the ``g`` it came from; the missing
+    outputs have no gradient, so the algorithms see the full-size ``g`` padded with zeros.
+    """
+    g_index = 0 if p.kind == "grad_input" else 1 if p.kind == "grad_weight" else None
+    if g_index is None:
+        return a, b
+    g = (a, b)[g_index]
+    if g.shape == p.out_shape:
+        return a, b
+    full = np.zeros(p.out_shape, dtype=g.dtype)
+    full[tuple(slice(0, s) for s in g.shape)] = g
+    return (full, b) if g_index == 0 else (a, full)
+
+
 def execute(p: ConvProblem, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Compute ``p`` on ``(a, b)`` with the best plan that accepts the data."""
     if p.batch == 0 or 0 in p.result_shape or 0 in p.out_shape:
         return np.zeros(p.result_shape, dtype=p.dtype)
     a = a.astype(p.dtype, copy=False)
     b = b.astype(p.dtype, copy=False)
+    a, b = _full_size_gradient(p, a, b)
     algs = _conv.algorithms()
     for chosen in _plans(p, _conv.get_algorithm(), _conv.get_workspace_limit()):
         alg = algs[chosen.algorithm]

@@ -140,9 +140,11 @@ def max_pool(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any =
     plain_1d = op == "max_pool1d" and not return_indices and not x.requires_grad
     _check_dtype(x, op, "none" if plain_1d else "all",
                  "max_pool1d_impl" if plain_1d else f"max_pool{n}d")
-    values, indices = pool_ops.max_pool(x, kernel, stride_t, pad, dil, bool(ceil_mode))
+    values, indices = pool_ops.max_pool(x, kernel, stride_t, pad, dil, bool(ceil_mode),
+                                        return_indices=bool(return_indices))
     if unbatched:
-        values, indices = values.squeeze(0), indices.squeeze(0)
+        values = values.squeeze(0)
+        indices = None if indices is None else indices.squeeze(0)
     return (values, indices) if return_indices else values
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from convkit.autograd.function import BackwardNode, Function
+from convkit.autograd.grad_mode import is_grad_enabled
 from convkit.autograd.tensor import Tensor
 from convkit.engine import fold as fold_engine
 from convkit.engine import pad as pad_engine
@@ -26,41 +27,80 @@ Ints = tuple[int, ...]
 Pairs = tuple[tuple[int, int], ...]
 
 
+class _ArgMax:
+    """Where each max-pooling output came from: the winning window tap per output (a small
+    int, cheap to keep for backward), and PyTorch's flat input indices, built from the taps
+    only when someone asks (``return_indices``, double backward)."""
+
+    __slots__ = ("taps", "input_shape", "geometry", "_indices")
+
+    def __init__(self, taps: np.ndarray, input_shape: Ints, geometry: tuple[Ints, ...]
+                 ) -> None:
+        self.taps, self.input_shape, self.geometry = taps, input_shape, geometry
+        self._indices: Tensor | None = None
+
+    def indices(self) -> Tensor:
+        if self._indices is None:
+            spatial = self.input_shape[len(self.input_shape) - len(self.geometry[0]):]
+            self._indices = Tensor._from_array(
+                pool_engine.tap_to_index(self.taps, spatial, *self.geometry))
+        return self._indices
+
+    def scatter(self, g: np.ndarray) -> np.ndarray:
+        return pool_engine.max_pool_tap_backward(g, self.taps, self.input_shape,
+                                                 *self.geometry)
+
+
 class MaxPool(Function):
-    """Max over windows; the indices of the maxima are a second, non-differentiable output."""
+    """Max over windows; the indices of the maxima are a second, non-differentiable output
+    when asked for. The arg-max is found only when indices or a gradient will be needed."""
 
     node_name = "MaxPoolWithIndicesBackward0"
 
     @staticmethod
     def forward(ctx: BackwardNode, x: Tensor, kernel: Ints, stride: Ints, padding: Ints,
-                dilation: Ints, ceil_mode: bool) -> tuple[np.ndarray, Tensor]:
-        values, indices = pool_engine.max_pool(x._data, kernel, stride, padding, dilation,
+                dilation: Ints, ceil_mode: bool, return_indices: bool, track: bool) -> Any:
+        if not (track or return_indices):
+            return pool_engine.max_pool_values(x._data, kernel, stride, padding, dilation,
                                                ceil_mode)
-        index_tensor = Tensor._from_array(indices)
+        values, taps = pool_engine.max_pool_argmax(x._data, kernel, stride, padding,
+                                                   dilation, ceil_mode)
+        argmax = _ArgMax(taps, tuple(x.shape), (kernel, stride, padding, dilation))
+        ctx.meta = tuple(x.shape), len(kernel), argmax
+        if not return_indices:
+            return values
+        index_tensor = argmax.indices()
         ctx.mark_non_differentiable(index_tensor)
-        ctx.meta = tuple(x.shape), len(kernel), index_tensor
+        # kept so that changing the returned indices in place fails backward, as in PyTorch
+        ctx.indices = index_tensor
         return values, index_tensor
 
     @staticmethod
-    def backward(ctx: BackwardNode, g: Tensor, _: Any) -> tuple[Any, ...]:
-        shape, nd, indices = ctx.meta
-        return (MaxPoolScatter.apply(g, indices, shape, nd),) + (None,) * 5
+    def backward(ctx: BackwardNode, g: Tensor, *_: Any) -> tuple[Any, ...]:
+        shape, nd, argmax = ctx.meta
+        return (MaxPoolScatter.apply(g, argmax, shape, nd),) + (None,) * 7
 
 
 class MaxPoolScatter(Function):
-    """Gradient of max pooling: each output gradient added at its arg-max (linear in g)."""
+    """Gradient of max pooling: each output gradient added at its arg-max (linear in g).
+
+    The arg-max is an :class:`_ArgMax` (max pooling) or a tensor of flat indices (adaptive
+    max pooling)."""
 
     node_name = "MaxPoolWithIndicesBackwardBackward0"
 
     @staticmethod
-    def forward(ctx: BackwardNode, g: Tensor, indices: Tensor, shape: Ints,
+    def forward(ctx: BackwardNode, g: Tensor, argmax: _ArgMax | Tensor, shape: Ints,
                 nd: int) -> np.ndarray:
-        ctx.meta = indices, nd
-        return pool_engine.max_pool_backward(g._data, indices._data, shape, nd)
+        ctx.meta = argmax, nd
+        if isinstance(argmax, Tensor):
+            return pool_engine.max_pool_backward(g._data, argmax._data, shape, nd)
+        return argmax.scatter(g._data)
 
     @staticmethod
     def backward(ctx: BackwardNode, gg: Tensor) -> tuple[Any, ...]:
-        indices, nd = ctx.meta
+        argmax, nd = ctx.meta
+        indices = argmax if isinstance(argmax, Tensor) else argmax.indices()
         return _gather_spatial(gg, indices, nd), None, None, None
 
 
@@ -75,8 +115,13 @@ def _gather_spatial(x: Tensor, indices: Tensor, nd: int) -> Tensor:
 
 
 def max_pool(x: Tensor, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
-             ceil_mode: bool) -> tuple[Tensor, Tensor]:
-    return MaxPool.apply(x, kernel, stride, padding, dilation, ceil_mode)
+             ceil_mode: bool, return_indices: bool = True) -> tuple[Tensor, Tensor | None]:
+    """``(values, indices)``, ``indices`` ``None`` unless ``return_indices``. Without
+    indices and without a gradient to record, the arg-max is not searched for at all."""
+    track = x.requires_grad and is_grad_enabled()
+    out = MaxPool.apply(x, kernel, stride, padding, dilation, ceil_mode, bool(return_indices),
+                        track)
+    return out if return_indices else (out, None)
 
 
 class AvgPool(Function):
