@@ -70,7 +70,7 @@ class ConvProblem:
         return (self.x_shape[0], self.w_shape[0]) + conv_output_shape(
             self.x_shape[2:], self.w_shape[2:], self.stride, self.padding, self.dilation)
 
-    @property
+    @cached_property
     def result_shape(self) -> tuple[int, ...]:
         return {"forward": self.out_shape, "grad_input": self.x_shape,
                 "grad_weight": self.w_shape}[self.kind]
@@ -211,23 +211,42 @@ def get_workspace_limit() -> int:
 
 
 # ------------------------------------------------------------------ entry points
-def _problem(kind: str, x_shape, w_shape, stride, padding, dilation, groups, dtype) -> ConvProblem:
-    return ConvProblem(kind, tuple(int(s) for s in x_shape), tuple(int(s) for s in w_shape),
-                       tuple(stride), tuple(tuple(p) for p in padding), tuple(dilation),
-                       int(groups), np.dtype(dtype))
+# Problems are interned by their arguments: a repeated call (every training step) finds its
+# ConvProblem, and through it its cached plans, with one dictionary look-up.
+_PROBLEMS: dict[tuple, ConvProblem] = {}
+_MAX_PROBLEMS = 4096
+
+
+def _problem(kind: str, x_shape, w_shape, stride, padding, dilation, groups, dtype_a,
+             dtype_b) -> ConvProblem:
+    key = (kind, x_shape, w_shape, stride, padding, dilation, groups, dtype_a, dtype_b)
+    try:
+        return _PROBLEMS[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable argument (a list)
+        pass
+    p = ConvProblem(kind, tuple(int(s) for s in x_shape), tuple(int(s) for s in w_shape),
+                    tuple(int(s) for s in stride),
+                    tuple((int(lo), int(hi)) for lo, hi in padding),
+                    tuple(int(d) for d in dilation), int(groups),
+                    np.result_type(dtype_a, dtype_b))
+    if len(_PROBLEMS) >= _MAX_PROBLEMS:
+        _PROBLEMS.clear()
+    try:
+        _PROBLEMS[key] = p
+    except TypeError:
+        pass
+    return p
 
 
 def _run(p: ConvProblem, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from convkit.engine import conv_plan
-
-    return conv_plan.execute(p, a, b)
+    return _conv_plan.execute(p, a, b)
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, stride: tuple[int, ...], padding: Pairs,
                  dilation: tuple[int, ...], groups: int) -> np.ndarray:
     """Cross-correlate ``x`` (N, C, *sp) with ``w`` (O, C/groups, *k) -> (N, O, *out)."""
-    p = _problem("forward", x.shape, w.shape, stride, padding, dilation, groups,
-                 np.result_type(x.dtype, w.dtype))
+    p = _problem("forward", x.shape, w.shape, stride, padding, dilation, groups, x.dtype,
+                 w.dtype)
     return _run(p, x, w)
 
 
@@ -236,8 +255,8 @@ def conv_grad_input(grad_out: np.ndarray, w: np.ndarray, input_shape: tuple[int,
                     groups: int) -> np.ndarray:
     """d(loss)/d(x) (N, C, *sp) from d(loss)/d(out) (N, O, *out); also the transposed
     convolution of ``grad_out`` with ``w``."""
-    p = _problem("grad_input", input_shape, w.shape, stride, padding, dilation, groups,
-                 np.result_type(grad_out.dtype, w.dtype))
+    p = _problem("grad_input", tuple(input_shape), w.shape, stride, padding, dilation, groups,
+                 grad_out.dtype, w.dtype)
     return _run(p, grad_out, w)
 
 
@@ -245,6 +264,10 @@ def conv_grad_weight(x: np.ndarray, grad_out: np.ndarray, weight_shape: tuple[in
                      stride: tuple[int, ...], padding: Pairs, dilation: tuple[int, ...],
                      groups: int) -> np.ndarray:
     """d(loss)/d(w) (O, C/groups, *k): the input windows correlated with ``grad_out``."""
-    p = _problem("grad_weight", x.shape, weight_shape, stride, padding, dilation, groups,
-                 np.result_type(x.dtype, grad_out.dtype))
+    p = _problem("grad_weight", x.shape, tuple(weight_shape), stride, padding, dilation,
+                 groups, x.dtype, grad_out.dtype)
     return _run(p, x, grad_out)
+
+
+# at the end: conv_plan imports this module
+from convkit.engine import conv_plan as _conv_plan
