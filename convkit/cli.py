@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import convkit
+from convkit.dask import cli as dask_cli  # imports dask only when the command runs
 
 USER_ERRORS = (ValueError, TypeError, RuntimeError, OSError, ImportError)
 TRACEBACK_ENV = "CONVKIT_TRACEBACK"
@@ -343,6 +344,8 @@ COMMANDS: list[Command] = [
             "out.png"),
     Command("tour", "a guided walk through the lectures' lessons, computed live", _tour,
             _tour_arguments, "Example: convkit tour padding --out figures"),
+    Command("dask-filter", dask_cli.HELP, dask_cli.run, dask_cli.add_arguments,
+            dask_cli.DESCRIPTION),
     Command("doctor", "what this machine offers convkit: BLAS, cores, AVX-512, calibration",
             _doctor, _doctor_arguments),
     Command("calibrate", "time the convolution algorithms here and write the planners' "

@@ -1,0 +1,163 @@
+"""convkit.dask against dask-image's ``ndfilters.convolve`` on one local cluster.
+
+    python benchmarks/bench_dask.py                      # 16384 x 16384 float32, 31 x 31
+    python benchmarks/bench_dask.py --size 4096 --repeat 3 --json results.json
+
+Both libraries filter the same lazily generated float32 image (never held whole by the
+client) with the same kernel under the same boundary rule: dask-image's
+``ndfilters.convolve(mode='reflect')`` is ``scipy.ndimage.convolve``, whose 'reflect' repeats
+the edge sample -- ``convolve2d(..., mode='same', boundary='symm')`` in SciPy's (and
+convkit's) words; both are true convolutions, and for an odd kernel both centre it the same
+way. The results are checked to agree (max abs difference, computed on the cluster) before
+anything is timed.
+
+Each run reduces every output chunk to its sum on the worker, so the timing covers the
+convolution and the memory per worker stays that of a streaming job (no 1 GiB result kept).
+Runs alternate between the two libraries. Before every run the workers are restarted and
+warmed up (imports, one small call of each library); after it, each worker's peak resident
+memory (``getrusage`` max RSS of the worker process) is read, minus its resident memory
+before the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _rss_bytes() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def _image(size: int, chunk: int) -> Any:
+    import dask.array as da
+
+    # a lazily generated image: each chunk is made on the worker that needs it
+    return da.random.default_rng(0).standard_normal((size, size), dtype=np.float32,
+                                                    chunks=chunk)
+
+
+def _kernel(side: int) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((side, side)).astype(np.float32)
+
+
+def _convkit(image: Any, kernel: np.ndarray) -> Any:
+    import convkit.dask as cd
+
+    return cd.convolve2d(image, kernel, mode="same", boundary="symm")
+
+
+def _dask_image(image: Any, kernel: np.ndarray) -> Any:
+    from dask_image import ndfilters
+
+    return ndfilters.convolve(image, kernel, mode="reflect")
+
+
+def _chunk_sums(result: Any) -> Any:
+    return result.map_blocks(lambda b: np.array([[b.sum(dtype=np.float64)]]),
+                             chunks=(1, 1), dtype=np.float64)
+
+
+def _warm_up() -> None:
+    """Imports and first calls (planner constants, FFT plans) happen before the clock runs."""
+    import scipy.ndimage
+
+    import convkit.signal
+
+    x = np.ones((64, 64), np.float32)
+    convkit.signal.convolve2d(x, x[:31, :31], mode="valid")
+    scipy.ndimage.convolve(x, x[:31, :31], mode="reflect")
+
+
+def _run(client: Any, build: Any, image: Any, kernel: np.ndarray) -> dict[str, Any]:
+    client.restart()
+    client.run(_warm_up)
+    before = client.run(_rss_bytes)
+    start = time.perf_counter()
+    sums = client.compute(_chunk_sums(build(image, kernel)), sync=True)
+    seconds = time.perf_counter() - start
+    peak = client.run(_peak_rss_bytes)
+    growth = {w: peak[w] - before[w] for w in peak}
+    return {"seconds": seconds, "peak_rss": max(peak.values()),
+            "peak_growth": max(growth.values()), "baseline_rss": max(before.values()),
+            "checksum": float(sums.sum())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=16384, help="image side (default 16384)")
+    parser.add_argument("--chunk", type=int, default=2048, help="chunk side (default 2048)")
+    parser.add_argument("--kernel", type=int, default=31, help="kernel side (default 31)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs each (default 3)")
+    parser.add_argument("--json", metavar="PATH", help="write the results here")
+    args = parser.parse_args()
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    import convkit.signal
+
+    kernel = _kernel(args.kernel)
+    image = _image(args.size, args.chunk)
+    chunk_bytes = args.chunk * args.chunk * 4
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None, memory_limit="8GiB") as cluster, \
+            Client(cluster) as client:
+        difference = (abs(_convkit(image, kernel) - _dask_image(image, kernel))).max()
+        scale = abs(_dask_image(image, kernel)).max()
+        max_diff, max_abs = client.compute([difference, scale], sync=True)
+        print(f"agreement: max |convkit - dask-image| = {max_diff:.3g} "
+              f"(max |result| = {max_abs:.3g})")
+        assert max_diff <= 1e-4 * max_abs, "the two results disagree; nothing timed"
+        plan = convkit.signal.choose_conv_method(np.zeros((args.chunk, args.chunk),
+                                                          np.float32), kernel, "valid")
+        runs: dict[str, list[dict[str, Any]]] = {"convkit": [], "dask-image": []}
+        for _ in range(args.repeat):  # interleaved, so machine noise hits both alike
+            runs["convkit"].append(_run(client, _convkit, image, kernel))
+            runs["dask-image"].append(_run(client, _dask_image, image, kernel))
+        ratios = [d["seconds"] / c["seconds"] for c, d in
+                  zip(runs["convkit"], runs["dask-image"], strict=True)]
+    summary: dict[str, Any] = {
+        "size": args.size, "chunk": args.chunk, "kernel": args.kernel,
+        "workers": args.workers, "threads_per_worker": 1, "dtype": "float32",
+        "chunk_bytes": chunk_bytes, "convkit_method_per_chunk": plan,
+        "max_abs_difference": float(max_diff), "max_abs_result": float(max_abs),
+        "dask_version": dask.__version__, "runs": runs,
+        "median_seconds": {k: statistics.median(r["seconds"] for r in v)
+                           for k, v in runs.items()},
+        "median_ratio_dask_image_over_convkit": statistics.median(ratios),
+        "peak_growth_per_worker_in_chunks": {
+            k: max(r["peak_growth"] for r in v) / chunk_bytes for k, v in runs.items()},
+    }
+    med = summary["median_seconds"]
+    print(f"{args.size}x{args.size} float32, {args.kernel}x{args.kernel} kernel, chunks "
+          f"{args.chunk}, {args.workers} workers x 1 thread; convkit per chunk: {plan}")
+    print(f"  convkit.dask        {med['convkit']:8.2f} s (median of {args.repeat})")
+    print(f"  dask-image convolve {med['dask-image']:8.2f} s")
+    ratio = summary["median_ratio_dask_image_over_convkit"]
+    print(f"  ratio (median of paired runs): {ratio:.1f}x")
+    for k, v in summary["peak_growth_per_worker_in_chunks"].items():
+        baseline = max(r["baseline_rss"] for r in runs[k]) / 2**20
+        print(f"  peak memory growth per worker, {k}: {v:.1f} chunks "
+              f"({v * chunk_bytes / 2**20:.0f} MiB over a {baseline:.0f} MiB idle worker)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""``convkit dask-filter``: convolve an image larger than memory with a named kernel on Dask.
+
+Inputs: ``.npy`` (memory-mapped), ``.zarr``, ``.tif``/``.tiff`` (read through tifffile's zarr
+store). Outputs: ``.npy``, ``.zarr``, ``.tif``/``.tiff``. The kernel is applied to the last two
+axes (true convolution, ``scipy.signal.convolve2d`` semantics); leading axes are planes that
+are filtered one by one. The result is written to a temporary path beside ``--out`` and moved
+into place only when the whole computation succeeded, so a failure never leaves a
+half-written output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+import numpy as np
+
+__all__ = ["add_parser", "add_arguments", "run", "read_input", "filter_array", "write_output"]
+
+SUFFIXES = (".npy", ".zarr", ".tif", ".tiff")
+MODES = ("full", "same", "valid")
+BOUNDARIES = ("fill", "wrap", "symm")
+
+
+def _suffix(path: str, role: str) -> str:
+    suffix = os.path.splitext(path.rstrip("/"))[1].lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"dask-filter: {role} {path!r} must end in one of "
+                         f"{', '.join(SUFFIXES)}")
+    return suffix
+
+
+def _chunks(text: str | None, ndim: int) -> Any:
+    if text is None:
+        return "auto"
+    try:
+        sizes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"dask-filter: --chunks must be integers separated by commas, got "
+                         f"{text!r}") from None
+    if any(s < 1 for s in sizes) or len(sizes) > ndim:
+        raise ValueError(f"dask-filter: --chunks {text!r} must give at most {ndim} positive "
+                         "sizes (the last axes)")
+    return (-1,) * (ndim - len(sizes)) + sizes
+
+
+class _FileArray:
+    """A lazily read ``.npy`` or ``.tif`` file: each ``[key]`` opens the file and reads only
+    that region. It pickles as its path, so a distributed graph carries no pixels (a memmap
+    in the graph would be pickled with all its data)."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path, self.kind = path, kind
+        sample = self._open()
+        self.shape, self.dtype, self.ndim = sample.shape, sample.dtype, sample.ndim
+
+    def _open(self) -> Any:
+        if self.kind == ".npy":
+            return np.load(self.path, mmap_mode="r")
+        import tifffile
+        import zarr
+
+        return zarr.open(tifffile.imread(self.path, aszarr=True), mode="r")
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self._open()[key])
+
+
+def read_input(path: str, chunks: str | None = None) -> Any:
+    """The input as a dask array (nothing is read yet)."""
+    import dask.array as da
+
+    suffix = _suffix(path, "INPUT")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"dask-filter: no such input: {path!r}")
+    if suffix == ".zarr":
+        source = da.from_zarr(path)
+        return source if chunks is None else source.rechunk(_chunks(chunks, source.ndim))
+    reader = _FileArray(path, ".npy" if suffix == ".npy" else ".tif")
+    return da.from_array(reader, chunks=_chunks(chunks, reader.ndim), asarray=True,
+                         meta=np.empty((0,) * reader.ndim, dtype=reader.dtype))
+
+
+def filter_array(x: Any, kernel: np.ndarray, mode: str, boundary: str) -> Any:
+    """``convolve2d`` over the last two axes of a dask array (leading axes are planes)."""
+    import dask.array as da
+
+    from convkit.dask import convolve2d
+
+    if x.ndim < 2:
+        raise ValueError(f"dask-filter: the input must have at least 2 axes, got shape "
+                         f"{x.shape}")
+    if x.ndim == 2:
+        return convolve2d(x, kernel, mode=mode, boundary=boundary)
+    planes = [filter_array(x[i], kernel, mode, boundary) for i in range(x.shape[0])]
+    return da.stack(planes)
+
+
+class _NpyRegion:
+    """A ``.npy`` file that each task opens and writes its region into (picklable: it holds
+    the path, so workers write in place instead of shipping blocks back)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __setitem__(self, key: Any, value: np.ndarray) -> None:
+        target = np.load(self.path, mmap_mode="r+")
+        target[key] = value
+        target.flush()
+
+
+def write_output(result: Any, path: str, client: Any = None, progress: bool = True) -> None:
+    """Compute ``result`` into ``path`` through a temporary path; nothing is left at ``path``
+    (nor at the temporary) if anything fails."""
+    import dask.array as da
+
+    suffix = _suffix(path, "--out")
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp_dir = tempfile.mkdtemp(prefix=".convkit-dask-", dir=directory)
+    try:
+        if suffix == ".zarr":
+            tmp = os.path.join(tmp_dir, "out.zarr")
+            # zarr needs regular chunks; the filter's last chunks may be ragged
+            regular = result.rechunk(tuple(max(c) for c in result.chunks))
+            stored = da.to_zarr(regular, tmp, compute=False)
+        else:
+            tmp = os.path.join(tmp_dir, "out.npy")
+            np.lib.format.open_memmap(tmp, mode="w+", dtype=result.dtype,
+                                      shape=result.shape).flush()
+            stored = da.store(result, _NpyRegion(tmp), lock=False, compute=False)
+        _compute(stored, client, progress)
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            array = np.load(tmp, mmap_mode="r")
+            tiff = os.path.join(tmp_dir, "out" + suffix)
+            tifffile.imwrite(tiff, array, bigtiff=array.nbytes > 2**31)
+            tmp = tiff
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _compute(stored: Any, client: Any, progress: bool) -> None:
+    if client is not None:
+        future = client.compute(stored)
+        if progress:
+            from distributed import progress as show_progress
+
+            show_progress(future)
+            print(file=sys.stderr)
+        future.result()
+        return
+    if progress:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(out=sys.stderr):
+            stored.compute(scheduler="threads")
+    else:
+        stored.compute(scheduler="threads")
+
+
+HELP = "convolve an image larger than memory on Dask"
+DESCRIPTION = (__doc__.split("\n\n")[0] + " Example: convkit dask-filter big.npy --kernel "
+               "gaussian:2 --out blurred.zarr --chunks 4096,4096")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``dask-filter`` to an argparse subparsers object; its handler is :func:`run`."""
+    p = subparsers.add_parser("dask-filter", help=HELP, description=DESCRIPTION)
+    add_arguments(p)
+    p.set_defaults(handler=run)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dask-filter`` (for a CLI that creates the subparser itself)."""
+    p.add_argument("input", metavar="INPUT", help="a .npy, .zarr or .tif/.tiff array")
+    p.add_argument("--kernel", "-k", required=True, metavar="KERNEL",
+                   help="sobel_x, sobel_y, laplace, gaussian:SIGMA, box:K, or a 2-d .npy file")
+    p.add_argument("--out", "-o", required=True, metavar="OUTPUT",
+                   help="a .npy, .zarr or .tif/.tiff path (replaced only on success)")
+    p.add_argument("--chunks", metavar="H,W", help="chunk sizes of the last axes (default: "
+                   "the input's own chunks, or dask's 'auto')")
+    p.add_argument("--mode", choices=MODES, default="same", help="output size (default same)")
+    p.add_argument("--boundary", choices=BOUNDARIES, default="fill",
+                   help="outside the image: fill (zeros), wrap, symm (default fill)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default="local",
+                   help="a Dask scheduler (tcp://host:8786); 'local' (default) starts a local "
+                        "cluster sized to the machine; 'threads' computes in this process")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds to wait for the scheduler (default 10)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``dask-filter``; returns the exit status (errors propagate to the CLI's handler)."""
+    from convkit.dask import client as connect
+    from convkit.filters import kernel_from_spec
+
+    name, kernel = kernel_from_spec(args.kernel)
+    _suffix(args.out, "--out")
+    x = read_input(args.input, args.chunks)
+    result = filter_array(x, kernel, args.mode, args.boundary)
+    client = None
+    if args.scheduler != "threads":
+        address = None if args.scheduler == "local" else args.scheduler
+        client = connect(address, timeout=args.timeout)
+    try:
+        write_output(result, args.out, client, progress=not args.no_progress)
+    finally:
+        if client is not None:
+            client.close()
+    print(f"{args.input} {x.shape} {x.dtype} * {name} ({args.mode}, {args.boundary}) -> "
+          f"{args.out} {result.shape} {result.dtype}")
+    return 0
