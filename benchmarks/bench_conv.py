@@ -267,8 +267,19 @@ def compare(case: Case, mode: str, mine: list[np.ndarray], ref: list[np.ndarray]
 
 
 # ----------------------------------------------------------------------------- timing
+# After a call, each library's worker threads keep spinning for a while (OpenBLAS for about
+# 2^28 cycles, libgomp for its spin count) and steal the cores of whatever runs next: timed
+# back to back, each library looks up to several times slower than it is. Each timed block
+# therefore starts after a pause long enough for the other library's threads to sleep, and
+# with one untimed call of its own.
+SETTLE_SECONDS = 0.15
+
+
 def block_seconds(fn: Callable[[], object], inner: int) -> float:
-    """Seconds per call of ``fn`` over ``inner`` consecutive calls."""
+    """Seconds per call of ``fn`` over ``inner`` consecutive calls, after a settling pause
+    and one untimed call."""
+    time.sleep(SETTLE_SECONDS)
+    fn()
     t0 = time.perf_counter()
     for _ in range(inner):
         fn()
