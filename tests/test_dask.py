@@ -387,7 +387,7 @@ def test_cli_failure_mid_write_leaves_nothing_at_the_output(image, tmp_path, mon
     with pytest.raises(OSError, match="disk full"):
         _cli(["dask-filter", str(path), "-k", "laplace", "-o", str(out), "--chunks", "20,20",
               "--scheduler", "threads", "--no-progress"])
-    assert len(writes) == 3
+    assert len(writes) >= 3  # threads may have started another block's write meanwhile
     assert out.read_bytes() == b"previous result"  # untouched, not half-written
     assert sorted(os.listdir(tmp_path)) == ["in.npy", "out.npy"]
 
