@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from convkit.autograd.grad_mode import is_grad_enabled, no_grad
+from convkit.autograd.grad_mode import _set_enabled, is_grad_enabled
 
 if TYPE_CHECKING:
     from convkit.autograd.tensor import Tensor
@@ -135,16 +135,17 @@ class BackwardNode(Node):
         its result array twice, once for ctx and once to return) is the same memory, so it
         takes that tensor's version counter: writes through either are then seen.
         """
+        tensor_type = _tensor_type()
         owners = [(o, i) for i, o in enumerate(outputs)] + [
-            (a, None) for a in inputs if _is_tensor(a)]
+            (a, None) for a in inputs if isinstance(a, tensor_type)]
         kept = [t for t in self._saved or () if t is not None]
         for name, value in vars(self).items():
-            if name.startswith("_"):
+            if name[0] == "_":
                 continue
-            if _is_tensor(value):
+            if isinstance(value, tensor_type):
                 kept.append(value)
             elif isinstance(value, tuple | list):
-                kept.extend(v for v in value if _is_tensor(v))
+                kept.extend(v for v in value if isinstance(v, tensor_type))
         for t in dict.fromkeys(kept):  # unique, in order
             owner, output_nr = next(((o, nr) for o, nr in owners if o is t), (None, None))
             if owner is None:
@@ -164,15 +165,13 @@ class BackwardNode(Node):
 
     # --- used by the graph walk ------------------------------------------------------
     def _call_backward(self, grads: list[Tensor | None]) -> tuple[Tensor | None, ...]:
-        from convkit.autograd.tensor import Tensor
-
         if self._kept:
             self._check_not_freed()
             for t, version, output_nr in self._kept:
                 if self._saved is None or all(t is not s for s in self._saved):
                     self._check_version(t, version, output_nr, None)
         if self.materialize_grads:
-            grads = [g if g is not None else Tensor._from_array(np.zeros(shape, d.np))
+            grads = [g if g is not None else _tensor_type()._from_array(np.zeros(shape, d.np))
                      for g, (shape, d) in zip(grads, self._output_meta, strict=True)]
         result = self._function.backward(self, *grads)
         if not isinstance(result, tuple):
@@ -188,9 +187,9 @@ class BackwardNode(Node):
                 out.append(None)
                 continue
             shape, dtype = meta
-            if tuple(g.shape) != shape:
+            if g._data.shape != shape:
                 g = _sum_to_shape(g, shape)
-            if tuple(g.shape) != shape:
+            if g._data.shape != shape:
                 raise RuntimeError(f"Function {self.name()} returned an invalid gradient at "
                                    f"index {i} - got {list(result[i].shape)} but expected "
                                    f"shape compatible with {list(shape)}")
@@ -250,26 +249,35 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        from convkit.autograd.tensor import Tensor
-
+        # Written for speed: every op of every step passes here, and tiny problems are
+        # dominated by this overhead.
+        tensor_type = _tensor_type()
         ctx = cls._node_class()
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        needs = tuple(a.requires_grad if isinstance(a, tensor_type) else False for a in args)
         ctx.needs_input_grad = needs
-        record = any(needs) and is_grad_enabled()
-        with no_grad():
+        enabled = is_grad_enabled()
+        record = enabled and True in needs
+        if enabled:
+            _set_enabled(False)
+            try:
+                raw = cls.forward(ctx, *args, **kwargs)
+            finally:
+                _set_enabled(True)
+        else:
             raw = cls.forward(ctx, *args, **kwargs)
         multiple = isinstance(raw, tuple)
-        outputs = [_as_tensor(r) for r in (raw if multiple else (raw,))]
+        outputs = [r if isinstance(r, tensor_type) else tensor_type._from_array(np.asarray(r))
+                   for r in (raw if multiple else (raw,))]
         for i, out in enumerate(outputs):
-            if any(out is a for a in args):
+            if _is_one_of(out, args):
                 # An input handed back unchanged: return a new tensor viewing it, as PyTorch
                 # does, so that attaching this node does not rewrite the input's own history.
-                alias = out._make_view(tuple(out.shape), out.stride(), out.storage_offset())
+                alias = out._make_view(out._data.shape, out.stride(), out._offset, out._data)
                 alias._set_view_of(out)
                 if id(out) in ctx._non_differentiable:
                     ctx._non_differentiable.add(id(alias))
                 outputs[i] = alias
-        base = args[0] if cls.is_view and isinstance(args[0], Tensor) else None
+        base = args[0] if cls.is_view and isinstance(args[0], tensor_type) else None
         if base is not None:
             for out in outputs:
                 out._set_view_of(base)
@@ -277,8 +285,8 @@ class Function(metaclass=_FunctionMeta):
             ctx._keep(args, outputs)
             ctx.next_functions = tuple(
                 (a._grad_node(), a._output_nr if a.grad_fn is not None else 0)
-                if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in args)
-            ctx._input_meta = tuple((tuple(a.shape), a.dtype) if isinstance(a, Tensor) else None
+                if isinstance(a, tensor_type) and a.requires_grad else (None, 0) for a in args)
+            ctx._input_meta = tuple((tuple(a.shape), a.dtype) if isinstance(a, tensor_type) else None
                                     for a in args)
             ctx._output_meta = [(tuple(o.shape), o.dtype) for o in outputs]
             for i, out in enumerate(outputs):
@@ -288,10 +296,27 @@ class Function(metaclass=_FunctionMeta):
         return tuple(outputs) if multiple else outputs[0]
 
 
-def _is_tensor(value: Any) -> bool:
-    from convkit.autograd.tensor import Tensor
+_TENSOR: list[type] = []
 
-    return isinstance(value, Tensor)
+
+def _tensor_type() -> type:
+    """The Tensor class (autograd.tensor imports this module, so it is looked up once)."""
+    if not _TENSOR:
+        from convkit.autograd.tensor import Tensor
+
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
+
+
+def _is_one_of(value: Any, args: tuple[Any, ...]) -> bool:
+    for a in args:
+        if value is a:
+            return True
+    return False
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, _tensor_type())
 
 
 def _root(arr: Any) -> Any:
@@ -306,11 +331,10 @@ def _short(node_name: str) -> str:
 
 
 def _as_tensor(value: Any) -> Tensor:
-    from convkit.autograd.tensor import Tensor
-
-    if isinstance(value, Tensor):
+    tensor_type = _tensor_type()
+    if isinstance(value, tensor_type):
         return value
-    return Tensor._from_array(np.asarray(value))
+    return tensor_type._from_array(np.asarray(value))
 
 
 def differentiable_outputs(values: Sequence[Tensor]) -> list[Tensor]:

@@ -131,15 +131,22 @@ class Tensor:
     # ------------------------------------------------------------------ construction
     def _init_from_array(self, arr: np.ndarray, version_box: list[int] | None = None,
                          keep_strides: bool = False) -> None:
-        if arr.dtype not in _dtypes._BY_NUMPY:
+        dtype = _dtypes._BY_NUMPY.get(arr.dtype)
+        if dtype is None:
             raise TypeError(f"convkit has no dtype for NumPy's {arr.dtype}")
-        if any(s < 0 or s % arr.itemsize for s in arr.strides):
-            arr = np.ascontiguousarray(arr)
-        buf, strides = _storage_of(arr, keep_strides)
+        if arr.size and arr.flags.c_contiguous and not keep_strides:
+            # The common case (every op's fresh result): reshaping the flat buffer gives
+            # PyTorch's canonical strides at a fraction of as_strided's cost.
+            buf = arr.reshape(-1)
+            self._data = buf.reshape(arr.shape)
+        else:
+            if any(s < 0 or s % arr.itemsize for s in arr.strides):
+                arr = np.ascontiguousarray(arr)
+            buf, strides = _storage_of(arr, keep_strides)
+            self._data = as_strided(buf, arr.shape, tuple(s * arr.itemsize for s in strides))
         self._storage = buf
         self._offset = 0
-        self._data = as_strided(buf, arr.shape, tuple(s * arr.itemsize for s in strides))
-        self._dtype = _dtypes._BY_NUMPY[arr.dtype]
+        self._dtype = dtype
         self._version_box = version_box if version_box is not None else [0]
         self._requires_grad = False
         self._grad: Tensor | None = None
@@ -161,14 +168,18 @@ class Tensor:
         t._init_from_array(arr, keep_strides=keep_strides)
         return t
 
-    def _make_view(self, shape: tuple[int, ...], strides: tuple[int, ...], offset: int) -> Tensor:
-        """A tensor on this tensor's storage with the given element geometry."""
+    def _make_view(self, shape: tuple[int, ...], strides: tuple[int, ...], offset: int,
+                   data: np.ndarray | None = None) -> Tensor:
+        """A tensor on this tensor's storage with the given element geometry (``data``: an
+        ndarray that already has it, shared instead of built again)."""
         t = Tensor.__new__(Tensor)
         t._storage = self._storage
         t._offset = offset
-        item = self._storage.itemsize
-        buf = self._storage[offset:] if offset < self._storage.size else self._storage[:0]
-        t._data = as_strided(buf, shape, tuple(s * item for s in strides))
+        if data is None:
+            item = self._storage.itemsize
+            buf = self._storage[offset:] if offset < self._storage.size else self._storage[:0]
+            data = as_strided(buf, shape, tuple(s * item for s in strides))
+        t._data = data
         t._dtype = self._dtype
         t._version_box = self._version_box
         t._requires_grad = False
@@ -407,8 +418,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor on the same memory (and version counter) that records no graph."""
-        t = self._make_view(tuple(self.shape), self.stride(), self._offset)
-        return t
+        return self._make_view(self._data.shape, self.stride(), self._offset, self._data)
 
     def detach_(self) -> Tensor:
         if self._base is not None:

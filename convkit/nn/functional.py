@@ -241,8 +241,52 @@ def _check_common(input: Tensor, weight: Tensor, bias: Tensor | None, stride: An
     return x, unbatched, stride_t, dilation_t
 
 
-def _convolve(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
-              dilation: Any, groups: int, op: str, strict: bool) -> Tensor:
+# Validation depends only on the arguments' types, shapes, dtypes and hyper-parameters, so
+# a call that passed once is remembered by them: a training loop's repeated call (and a tiny
+# convolution, where the checks would cost more than the arithmetic) skips the checks.
+_VALIDATED: dict[tuple, tuple] = {}
+_MAX_VALIDATED = 4096
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` can stand in a cache key for itself: exactly an int or str, or
+    tuples of them (a bool or a NumPy integer is kept out: it equals an int but must meet
+    the checks, which treat it differently)."""
+    kind = type(value)
+    if kind is int or kind is str:
+        return True
+    if kind is tuple:
+        return all(_plain(v) for v in value)
+    return False
+
+
+def _call_key(op: str, input: Any, weight: Any, bias: Any, *hyper: Any) -> tuple | None:
+    """The cache key of a convolution call, or None when it cannot be cached."""
+    if not (isinstance(input, Tensor) and isinstance(weight, Tensor)
+            and (bias is None or isinstance(bias, Tensor)) and _plain(hyper)):
+        return None
+    return (op, type(input), type(weight), type(bias), input._data.shape, weight._data.shape,
+            None if bias is None else bias._data.shape, input._dtype, weight._dtype,
+            None if bias is None else bias._dtype) + hyper
+
+
+def _validated(key: tuple | None, check: Any) -> tuple:
+    """``check()``'s result, computed once per key (``None``: every time)."""
+    if key is None:
+        return check()
+    found = _VALIDATED.get(key)
+    if found is None:
+        found = check()
+        if len(_VALIDATED) >= _MAX_VALIDATED:
+            _VALIDATED.clear()
+        _VALIDATED[key] = found
+    return found
+
+
+def _conv_arguments(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
+                    padding: Any, dilation: Any, groups: int, op: str, strict: bool
+                    ) -> tuple[bool, tuple[int, ...], Pairs, tuple[int, ...]]:
+    """Validate a convolution call; (unbatched, stride, padding pairs, dilation)."""
     x, unbatched, stride_t, dilation_t = _check_common(input, weight, bias, stride, dilation,
                                                        groups, op, False, strict)
     kernel = tuple(weight.shape[2:])
@@ -256,6 +300,15 @@ def _convolve(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, p
                                f"({size} + padding {lo} + {hi}) but the dilated kernel spans "
                                f"{d * (k - 1) + 1}")
     _check_not_empty_image(x, input, op)  # after the kernel-size check, as in PyTorch
+    return unbatched, stride_t, pairs, dilation_t
+
+
+def _convolve(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
+              dilation: Any, groups: int, op: str, strict: bool) -> Tensor:
+    key = _call_key(op, input, weight, bias, stride, padding, dilation, groups)  # op fixes strict
+    unbatched, stride_t, pairs, dilation_t = _validated(key, lambda: _conv_arguments(
+        input, weight, bias, stride, padding, dilation, groups, op, strict))
+    x = input.unsqueeze(0) if unbatched else input
     out = convolution(x, weight, bias, stride_t, pairs, dilation_t, groups)
     return out.squeeze(0) if unbatched else out
 
