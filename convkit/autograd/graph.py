@@ -145,12 +145,21 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
             fresh = Tensor._from_array(np.empty(tuple(g.shape), g.dtype.np))
             with set_grad_enabled(True):
                 t._grad = fresh.copy_(g)
+        elif _canonical(g._data):
+            # clone() of a row-major tensor, without the layout inference it goes through
+            t._grad = Tensor._from_array(g._data.copy())
         else:
             t._grad = g.clone()
     elif create_graph:
         t._grad = t._grad + g
     else:
         np.add(t._grad._data, g._data, out=t._grad._data, casting="unsafe")
+
+
+def _canonical(data: np.ndarray) -> bool:
+    """Row-major with PyTorch's strides, size-1 dims' included (NumPy's flag ignores them)."""
+    return bool(data.size) and data.flags.c_contiguous and (
+        data.strides == data.reshape(-1).reshape(data.shape).strides)
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
