@@ -16,7 +16,8 @@ convolution and the memory per worker stays that of a streaming job (no 1 GiB re
 Runs alternate between the two libraries. Before every run the workers are restarted and
 warmed up (imports, one small call of each library); after it, each worker's peak resident
 memory (``getrusage`` max RSS of the worker process) is read, minus its resident memory
-before the run.
+before the run, and compared with the bound stated in docs/dask.md (which grows with the
+number of chunks across the image: see there why).
 """
 
 from __future__ import annotations
@@ -154,6 +155,15 @@ def main() -> None:
         baseline = max(r["baseline_rss"] for r in runs[k]) / 2**20
         print(f"  peak memory growth per worker, {k}: {v:.1f} chunks "
               f"({v * chunk_bytes / 2**20:.0f} MiB over a {baseline:.0f} MiB idle worker)")
+    # docs/dask.md: about 6 chunk sizes per running task, plus input chunks kept for their
+    # neighbours' halos, which grow with the number of chunks across the image (stated for
+    # 16 MiB chunks; smaller chunks pay more fixed costs per chunk)
+    grid = -(-args.size // args.chunk)
+    bound = 6 + 3 * grid
+    within = summary["peak_growth_per_worker_in_chunks"]["convkit"] <= bound
+    summary["stated_bound_in_chunks"] = bound
+    print(f"  stated bound for a {grid} x {grid} chunk grid: 6 + 3*{grid} = {bound} chunks; "
+          f"convkit {'within it' if within else 'EXCEEDS it'}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)

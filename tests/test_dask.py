@@ -7,6 +7,7 @@ one with SciPy or PyTorch. One cluster serves the whole module.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import pickle
 import time
@@ -27,6 +28,18 @@ from convkit import nn, signal
 from convkit.dask import cli as dask_cli
 
 T = convkit.from_numpy
+
+
+# No test here may hang: pytest-timeout is not a dependency, so a stuck test dumps every
+# thread's stack and ends the run after this many seconds.
+HANG_LIMIT_SECONDS = 240
+
+
+@pytest.fixture(autouse=True)
+def _no_hang():
+    faulthandler.dump_traceback_later(HANG_LIMIT_SECONDS, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +222,53 @@ def test_conv_transpose_padding_modes_chunk_the_batch(client, padding_mode):
     np.testing.assert_array_equal(out.compute(), expected)
 
 
+# ----------------------------------------------------------------------------- chunking
+def test_mismatched_chunking_is_realigned_not_refused(client):
+    """Chunkings that do not fit the operation are realigned, and the results are still the
+    in-memory ones: channels split across groups, chunk edges off the stride grid, empty
+    chunks (left by slicing), a kernel that is itself a chunked dask array."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((3, 4, 26, 21))
+    w = rng.standard_normal((6, 2, 3, 3))
+    # channels (1, 3) cut through both groups; spatial chunks are not multiples of 2
+    dx = da.from_array(x, chunks=((1, 0, 2), (1, 3), (5, 0, 9, 12), (7, 7, 7)))
+    out = cd.conv2d(dx, da.from_array(w, chunks=(2, 1, 3, 1)), stride=2, padding=1,
+                    groups=2)
+    assert out.chunks[0] == (1, 2) and out.chunks[1] == (6,)
+    got, = client.compute([out], sync=True)
+    _assert_engine_equal(got, _in_memory(F.conv2d, T(x), T(w), stride=2, padding=1,
+                                         groups=2))
+    image = x[0, 0]
+    dimage = da.from_array(image, chunks=((13, 0, 13), (1, 20)))  # 1 < the halo of 2
+    smoothed = cd.convolve2d(dimage, da.from_array(w[0, 0], chunks=2), "same", "wrap")
+    np.testing.assert_allclose(client.compute(smoothed, sync=True),
+                               signal.convolve2d(image, w[0, 0], "same", "wrap"),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_same_convolutions_keep_the_input_chunks():
+    """A 'same' result lines up with its input block for block: combining the two (here a
+    difference) needs no rechunk."""
+    x = da.zeros((2, 3, 40, 50), chunks=(1, 3, (12, 12, 16), (25, 25)))
+    w = np.ones((4, 3, 5, 4))
+    assert cd.conv2d(x, w, padding="same").chunks[2:] == x.chunks[2:]
+    assert cd.conv2d(x, w, padding=(2, 1), stride=2).chunks[2:] == ((6, 6, 8), (13, 12))
+    image = x[0, 0]
+    for fn in (cd.convolve2d, cd.correlate2d):
+        assert fn(image, np.ones((7, 6)), "same", "symm").chunks == image.chunks
+    assert cd.convolve(image, np.ones((7, 6)), "same").chunks == image.chunks
+    assert cd.convolve(image, np.ones((7, 6)), "valid").chunks == ((12, 12, 10), (25, 20))
+    smoothed = cd.convolve2d(image, np.ones((3, 3)), "same")
+    added = set((image - smoothed).dask.layers) - set(smoothed.dask.layers)
+    assert not any(name.startswith("rechunk") for name in added)
+
+
+def test_input_errors_name_the_users_input_shape():
+    x = da.zeros((5, 2, 8, 8), chunks=(1, 2, 4, 4))
+    with pytest.raises(RuntimeError, match=r"got input of size \[5, 2, 8, 8\]"):
+        cd.conv2d(x, np.zeros((3, 4, 3, 3)))
+
+
 # ----------------------------------------------------------------------------- apply
 def _small_cnn() -> nn.Module:
     convkit.manual_seed(0)
@@ -286,6 +346,7 @@ def test_a_worker_killed_mid_computation_still_gives_the_complete_result(client)
     time.sleep(0.3)
     victim = sorted(client.scheduler_info()["workers"])[0]
     pids_before = client.run(os.getpid)
+    assert not future.done()  # the kill below happens mid-computation
     with pytest.raises(Exception):  # noqa: B017 - the worker dies before it can answer
         client.run(os._exit, 1, workers=[victim])
     got = future.result(timeout=60)
@@ -296,12 +357,57 @@ def test_a_worker_killed_mid_computation_still_gives_the_complete_result(client)
     assert set(client.run(os.getpid).values()) != set(pids_before.values())
 
 
+def test_a_failure_on_the_cluster_leaves_nothing_at_the_output(client, tmp_path):
+    """A block that fails on a worker while others are still writing: the command fails,
+    OUTPUT keeps its previous content, and no late writer recreates the temporary (zarr
+    creates the directories it writes into)."""
+    x = da.ones((64, 64), chunks=(8, 8))
+
+    def fails_once(block, block_info=None):
+        time.sleep(0.05)  # others are mid-write when (0, 1) fails
+        if block_info[0]["chunk-location"] == (0, 1):
+            raise OSError("disk full (simulated)")
+        return block
+
+    result = cd.convolve2d(x.map_blocks(fails_once, dtype=x.dtype), np.ones((3, 3)), "same")
+    previous = tmp_path / "out.zarr"
+    previous.mkdir()
+    (previous / "kept").write_text("previous result")
+    for out in (previous, tmp_path / "out.npy"):
+        with pytest.raises(OSError, match="disk full"):
+            dask_cli.write_output(result, str(out), client, progress=True)
+        time.sleep(0.5)  # a writer that outlived the cleanup would show up by now
+        assert sorted(os.listdir(tmp_path)) == ["out.zarr"]
+        assert os.listdir(previous) == ["kept"]
+
+
 def test_unreachable_scheduler_is_a_clear_error_within_seconds():
     start = time.monotonic()
     with pytest.raises(ConnectionError, match=r"no Dask scheduler answered at "
                                               r"'tcp://127.0.0.1:9' within 2 s"):
         cd.client("tcp://127.0.0.1:9", timeout=2)
     assert time.monotonic() - start < 15
+
+
+def test_unresolvable_scheduler_host_is_a_clear_error():
+    with pytest.raises(ConnectionError, match=r"no Dask scheduler answered at "
+                                              r"'tcp://no-such-host\.invalid:8786'"):
+        cd.client("tcp://no-such-host.invalid:8786", timeout=2)
+
+
+def test_client_without_address_starts_a_cluster_of_worker_processes():
+    own = cd.client(n_workers=1, dashboard_address=":0", memory_limit="1GiB")
+    try:
+        cluster = own.cluster
+        assert type(cluster).__name__ == "LocalCluster"
+        worker_pid = next(iter(own.run(os.getpid).values()))
+        assert worker_pid != os.getpid()  # a separate process, not a thread of this one
+        out = cd.convolve(da.arange(10.0, chunks=4), np.ones(3), "same")
+        np.testing.assert_array_equal(own.compute(out, sync=True),
+                                      signal.convolve(np.arange(10.0), np.ones(3), "same"))
+    finally:
+        own.close()
+    assert cluster.status.name == "closed"  # closing the client closed its cluster
 
 
 def test_client_connects_to_a_running_scheduler(client):
@@ -392,15 +498,51 @@ def test_cli_failure_mid_write_leaves_nothing_at_the_output(image, tmp_path, mon
     assert sorted(os.listdir(tmp_path)) == ["in.npy", "out.npy"]
 
 
+def test_cli_zarr_and_stacked_tiff_on_the_cluster_scheduler(client, tmp_path):
+    import tifffile
+    import zarr
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((90, 75)).astype(np.float32)
+    source = zarr.open(str(tmp_path / "in.zarr"), mode="w", shape=x.shape, chunks=(30, 40),
+                       dtype=x.dtype)
+    source[:] = x
+    assert _cli(["dask-filter", str(tmp_path / "in.zarr"), "-k", "gaussian:1.5", "-o",
+                 str(tmp_path / "out.zarr"), "--boundary", "wrap", "--no-progress",
+                 "--scheduler", client.scheduler.address]) == 0
+    from convkit.filters import gaussian, laplace
+
+    written = zarr.open(str(tmp_path / "out.zarr"), mode="r")
+    assert written.chunks == (30, 40)  # 'same' keeps the input's chunking
+    np.testing.assert_allclose(written[:], signal.convolve2d(x, gaussian(1.5), "same",
+                                                             "wrap"), rtol=1e-6, atol=1e-6)
+    stack = rng.standard_normal((3, 40, 33)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
+    assert _cli(["dask-filter", str(tmp_path / "stack.tif"), "-k", "laplace", "-o",
+                 str(tmp_path / "stack_out.tif"), "--chunks", "16,16", "--mode", "full",
+                 "--no-progress", "--scheduler", client.scheduler.address]) == 0
+    expected = np.stack([signal.convolve2d(plane, laplace(), "full") for plane in stack])
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "stack_out.tif"), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_cli_bad_arguments(image, tmp_path):
     _, path = image
     with pytest.raises(ValueError, match="--chunks '1,2,3' must give at most 2"):
         _cli(["dask-filter", str(path), "-k", "laplace", "-o", str(tmp_path / "o.npy"),
               "--chunks", "1,2,3", "--scheduler", "threads"])
+    with pytest.raises(ValueError, match="--chunks must be integers separated by commas, "
+                                         "got '20x20'"):
+        _cli(["dask-filter", str(path), "-k", "laplace", "-o", str(tmp_path / "o.npy"),
+              "--chunks", "20x20", "--scheduler", "threads"])
+    with pytest.raises(ValueError, match="--chunks '0,5' must give at most 2 positive"):
+        _cli(["dask-filter", str(path), "-k", "laplace", "-o", str(tmp_path / "o.npy"),
+              "--chunks", "0,5", "--scheduler", "threads"])
     with pytest.raises(ValueError, match="must end in one of"):
         _cli(["dask-filter", str(path), "-k", "laplace", "-o", str(tmp_path / "o.png"),
               "--scheduler", "threads"])
-    with pytest.raises(ValueError, match=r"halo of 40.*largest chunk on that axis is 10"):
+    with pytest.raises(ValueError, match=r"halo of 20 samples .*kernel extent 41.*"
+                                         r"largest chunk on that axis is 10"):
         _cli(["dask-filter", str(path), "-k", "box:41", "-o", str(tmp_path / "o.npy"),
               "--chunks", "10,10", "--scheduler", "threads"])
     start = time.monotonic()

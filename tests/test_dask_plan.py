@@ -45,16 +45,32 @@ def test_plan_axis_covers_every_output_once(chunks, k, d, s, lo, hi):
     out = (total - e) // s + 1
     assert sum(plan.out_chunks) == out and sum(plan.in_chunks) == total
     assert all(c >= 1 for c in plan.out_chunks)
-    start = 0
+    left, right = plan.depth
+    if len(plan.in_chunks) > 1:
+        assert left + right == max(e - s, 0) and left <= lo  # the halo, cut exactly
+        assert max(plan.depth) <= min(plan.in_chunks)  # dask's overlap rule holds
+    start, first_output = 0, 0
     for j, (size, outputs) in enumerate(zip(plan.in_chunks, plan.out_chunks)):
-        last = j == len(plan.in_chunks) - 1
-        assert start % s == 0  # stride-aligned block starts
-        read = size + (0 if last else plan.depth[1])
-        # a 'valid' window over the block plus its halo yields exactly its outputs
+        first, last = j == 0, j == len(plan.in_chunks) - 1
+        read_from = start - (0 if first else left)
+        read = size + (0 if first else left) + (0 if last else right)
+        # the block (halos included) starts where its first output's window starts, and
+        # a 'valid' window over it yields exactly its outputs
+        assert read_from == first_output * s
         assert (read - e) // s + 1 == outputs
-        if not last:
-            assert plan.depth[1] <= min(plan.in_chunks)  # dask's overlap rule holds
-        start += size
+        start, first_output = start + size, first_output + outputs
+
+
+@SETTINGS
+@given(chunks=chunkings(2, 40), k=st.integers(1, 6), d=st.integers(1, 3))
+def test_plan_axis_same_padding_keeps_the_input_chunks(chunks, k, d):
+    """Stride 1 with the window centred ('same'): output chunks are the input's chunks (when
+    no chunk is smaller than the halo), so chunked results line up with their input."""
+    e = d * (k - 1) + 1
+    lo = (e - 1) // 2
+    plan = plan_axis(chunks, (lo, e - 1 - lo), e, 1, allow_rechunk=True, op="t", axis=0)
+    if min(chunks) >= max(lo, e - 1 - lo):
+        assert plan.out_chunks == chunks and not plan.rechunked
 
 
 @SETTINGS

@@ -5,13 +5,20 @@ by ``(lo, hi)`` to ``P = lo + n + hi`` samples; a window of extent ``e = d*(k-1)
 size ``k``, dilation ``d``) moves by stride ``s``, giving ``out = (P - e)//s + 1`` outputs.
 Output ``o`` reads padded samples ``[o*s, o*s + e)``.
 
-A *partition* of the padded axis into blocks whose boundaries (after the first) are multiples
-of ``s`` makes every output belong to exactly one block -- the block holding its first sample
--- and then each block needs only a right halo of ``max(e - s, 0)`` samples from its right
-neighbour: block ``[o0*s, o1*s)`` computes outputs ``[o0, o1)`` and reads up to
-``(o1 - 1)*s + e = o1*s + (e - s)``. The last block runs to the end of the padded array and
-computes the remaining outputs. With that halo added, a 'valid' (unpadded) convolution of
-each block yields exactly its own outputs, with no trimming.
+Blocks are cut so that every output belongs to exactly one block, with a left halo ``L`` and a
+right halo ``R = max(e - s, 0) - L`` that are the same for every block:
+
+* ``L = clamp(lo, 0, e - s)`` -- as much of the padding as the window overlap allows. Block
+  ``j`` computes outputs ``[o_j, o_{j+1})`` and reads padded samples
+  ``[o_j*s, o_{j+1}*s + (e - s))``, i.e. ``[C_j - L, C_{j+1} + R)`` for its own samples
+  ``[C_j, C_{j+1})`` with ``C_j = o_j*s + L``: the block starts are snapped to ``L`` modulo
+  ``s``, and a 'valid' convolution of each block plus its halos yields exactly its own outputs,
+  with no trimming.
+* With stride 1 the block starts are then the input's own chunk boundaries (``C_j = b_j + lo``)
+  and the output boundaries are ``o_j = b_j + lo - L``: for a 'same' convolution
+  (``L = lo``) the output has exactly the input's chunks, for 'valid' (``L = 0``) only the last
+  chunk shrinks, for 'full' (``L = e - 1``) only the last one grows. With a larger stride the
+  output boundaries are ``ceil((b_j + lo - L) / s)``.
 """
 
 from __future__ import annotations
@@ -79,8 +86,8 @@ def plan_axis(chunks: Sequence[int], pad: tuple[int, int], extent: int, stride: 
     """Cut one axis of a direct (strided, dilated, padded) window operation.
 
     ``chunks`` are the input's chunk sizes (unpadded); the padded samples join the first and
-    last blocks. Raises ValueError when the halo ``e - s`` exceeds every chunk of the axis
-    (unless ``allow_rechunk``): then each block would have to read several neighbours and the
+    last blocks. Raises ValueError when a halo exceeds every chunk of the axis (unless
+    ``allow_rechunk``): then each block would have to read several neighbours and the
     memory per task would no longer be bounded by the chunk size.
     """
     lo, hi = pad
@@ -88,15 +95,21 @@ def plan_axis(chunks: Sequence[int], pad: tuple[int, int], extent: int, stride: 
     total = lo + n + hi
     out = (total - extent) // stride + 1
     assert out >= 1, "callers validate the output size first"
-    halo = max(extent - stride, 0)
-    # the first output at or after each input boundary starts a block; the last block
-    # starts no later than the last output
+    overlap = max(extent - stride, 0)
+    # taking the left padding's share of the overlap from the left neighbour keeps output
+    # chunk j centred on input chunk j (for 'same', equal to it) instead of shifted by lo
+    left = min(lo, overlap)
+    right = overlap - left
+    # each input boundary, moved to the next block start C = o*s + left, starts a block
+    # unless that block would compute no output
     starts = []
     for b in _boundaries(chunks):
-        first_output = -(-(b + lo) // stride)
-        if 0 < first_output <= out - 1 and (not starts or first_output * stride > starts[-1]):
-            starts.append(first_output * stride)
+        first_output = -(-(b + lo - left) // stride)
+        start = first_output * stride + left
+        if 0 < first_output <= out - 1 and (not starts or start > starts[-1]):
+            starts.append(start)
     snapped = list(starts)
+    halo = max(left, right)
     if halo and starts:
         largest = max(chunks)
         if halo > largest and not allow_rechunk:
@@ -105,9 +118,9 @@ def plan_axis(chunks: Sequence[int], pad: tuple[int, int], extent: int, stride: 
         starts = merge_small_blocks(starts, total, halo)
     edges = [0, *starts, total]
     in_chunks = tuple(b - a for a, b in itertools.pairwise(edges))
-    out_edges = [0, *(b // stride for b in starts), out]
+    out_edges = [0, *((b - left) // stride for b in starts), out]
     out_chunks = tuple(b - a for a, b in itertools.pairwise(out_edges))
-    depth = (0, halo) if len(in_chunks) > 1 else (0, 0)
+    depth = (left, right) if len(in_chunks) > 1 else (0, 0)
     return AxisPlan(in_chunks, depth, out_chunks, rechunked=starts != snapped)
 
 

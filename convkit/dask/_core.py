@@ -31,7 +31,8 @@ NUMPY_PAD_MODES = {"zeros": "constant", "constant": "constant", "fill": "constan
 
 
 def as_dask(x: Any, op: str) -> da.Array:
-    """``x`` if it is a dask array; otherwise refuse it (these functions chunk, not guess)."""
+    """``x`` (without empty chunks) if it is a dask array; otherwise refuse it (these
+    functions chunk, not guess)."""
     if not isinstance(x, da.Array):
         raise TypeError(f"{op}: expected a dask.array.Array as input, got {type(x).__name__} "
                         "(wrap it with dask.array.from_array(x, chunks=...), or use the "
@@ -39,7 +40,12 @@ def as_dask(x: Any, op: str) -> da.Array:
     if any(np.isnan(c) for chunks in x.chunks for c in chunks):
         raise ValueError(f"{op}: the input has unknown chunk sizes {x.chunks}; call "
                          "x.compute_chunk_sizes() first")
-    return x
+    # Empty chunks (left by slicing or boolean indexing) carry no samples but break the
+    # block arithmetic (a zero-length block has no window) and dask's own take(); dropping
+    # them is a metadata-only rechunk.
+    nonempty = {axis: tuple(c for c in chunks if c) for axis, chunks in enumerate(x.chunks)
+                if 0 in chunks and any(chunks)}
+    return x.rechunk(nonempty) if nonempty else x
 
 
 def shared(value: Any) -> Any:

@@ -8,7 +8,9 @@ the same in-memory functions (numpy in, numpy out, under ``no_grad``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -43,6 +45,20 @@ def _numpy(value: Any) -> np.ndarray | None:
 def _probe(x: da.Array, n: int) -> Any:
     """An empty batch with the input's channels and spatial size (and dtype)."""
     return from_numpy(np.empty((0, *x.shape[-(n + 1):]), dtype=x.dtype))
+
+
+@contextlib.contextmanager
+def _naming_the_input(probe: Any, x: da.Array) -> Iterator[None]:
+    """Errors raised on the empty-batch probe name the user's input shape, not the probe's
+    (same exception class, same message otherwise)."""
+    try:
+        yield
+    except (RuntimeError, ValueError) as error:
+        shown, real = str(list(probe.shape)), str(list(x.shape))
+        if shown not in str(error):
+            raise
+        raise type(error)(str(error).replace(shown, real)).with_traceback(
+            error.__traceback__) from None
 
 
 def _batched(x: da.Array, n: int, op: str) -> tuple[da.Array, bool]:
@@ -121,8 +137,8 @@ def _conv(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilatio
     x, unbatched = _batched(x, rank, op)
     probe = _probe(x, rank)
     # the in-memory function on an empty batch: PyTorch's checks, output shape and dtype
-    pairs = F.resolve_padding(padding, probe, weight, stride, dilation, op)
-    with no_grad():
+    with _naming_the_input(probe, x), no_grad():
+        pairs = F.resolve_padding(padding, probe, weight, stride, dilation, op)
         if padding_mode == "zeros":
             strict_call = F.conv if n is None else getattr(F, f"conv{n}d")
             expected = strict_call(probe, weight, bias, stride, padding, dilation, groups)
@@ -197,7 +213,7 @@ def _conv_transpose(input: Any, weight: Any, bias: Any, stride: Any, padding: An
                            f"{list(weight.shape)}")
     x, unbatched = _batched(x, rank, op)
     probe = _probe(x, rank)
-    with no_grad():
+    with _naming_the_input(probe, x), no_grad():
         if n is None:
             expected = F.conv_transpose(probe, weight, bias, stride, padding, output_padding,
                                         groups, dilation, padding_mode=padding_mode)

@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from typing import Any
 
 import numpy as np
@@ -138,7 +139,9 @@ def write_output(result: Any, path: str, client: Any = None, progress: bool = Tr
 
             array = np.load(tmp, mmap_mode="r")
             tiff = os.path.join(tmp_dir, "out" + suffix)
-            tifffile.imwrite(tiff, array, bigtiff=array.nbytes > 2**31)
+            # planes are grey images (tifffile would take 3 or 4 planes for colour)
+            tifffile.imwrite(tiff, array, bigtiff=array.nbytes > 2**31,
+                             photometric="minisblack")
             tmp = tiff
         if os.path.isdir(path):
             shutil.rmtree(path)
@@ -147,23 +150,61 @@ def write_output(result: Any, path: str, client: Any = None, progress: bool = Tr
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
+# Worker task states in which a task's code may still be running (a cancelled task keeps
+# running until its function returns).
+_RUNNING_STATES = ("executing", "long-running", "cancelled", "resumed")
+
+
+def _running_tasks(dask_worker: Any, keys: set) -> int:
+    return sum(ts.state in _RUNNING_STATES for key, ts in dask_worker.state.tasks.items()
+               if key in keys)
+
+
+def _wait_until_stopped(client: Any, keys: set, timeout: float = 60.0) -> None:
+    """Wait until no worker runs any of ``keys`` (or ``timeout`` s pass): after one block
+    failed, others may still be writing, and a zarr write recreates the directories the
+    cleanup is about to remove."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if not sum(client.run(_running_tasks, keys=keys).values()):
+                return
+        except Exception:  # a worker that died meanwhile runs nothing any more
+            return
+        time.sleep(0.1)
+
+
 def _compute(stored: Any, client: Any, progress: bool) -> None:
+    """Compute the store graph; return only when none of its tasks runs any more, also on
+    failure (so the caller's cleanup of the temporary output is final)."""
     if client is not None:
         future = client.compute(stored)
-        if progress:
-            from distributed import progress as show_progress
+        try:
+            if progress:
+                from distributed import progress as show_progress
 
-            show_progress(future)
-            print(file=sys.stderr)
-        future.result()
+                show_progress(future)
+                print(file=sys.stderr)
+            future.result()
+        except BaseException:
+            client.cancel(future)
+            _wait_until_stopped(client, set(stored.__dask_graph__()))
+            raise
         return
-    if progress:
-        from dask.diagnostics import ProgressBar
+    from concurrent.futures import ThreadPoolExecutor
 
-        with ProgressBar(out=sys.stderr):
-            stored.compute(scheduler="threads")
-    else:
-        stored.compute(scheduler="threads")
+    from dask.system import CPU_COUNT
+
+    # our own pool, because leaving the with-block waits for the tasks still in flight when
+    # one block failed (dask's shared pool would let them write after the cleanup)
+    with ThreadPoolExecutor(CPU_COUNT) as pool:
+        if progress:
+            from dask.diagnostics import ProgressBar
+
+            with ProgressBar(out=sys.stderr):
+                stored.compute(scheduler="threads", pool=pool)
+        else:
+            stored.compute(scheduler="threads", pool=pool)
 
 
 HELP = "convolve an image larger than memory on Dask"
