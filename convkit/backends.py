@@ -11,6 +11,8 @@ is the user's handle on that choice::
     ['depthwise', 'fft', 'gemm1x1', 'im2col', 'shifted', 'taps', 'winograd4']
     >>> with convkit.backends.algorithm("fft"):           # force one, where it applies
     ...     y = convkit.nn.functional.conv2d(x, w)        # doctest: +SKIP
+    >>> with convkit.backends.autotuning():              # time the close candidates once
+    ...     y = convkit.nn.functional.conv2d(x, w)        # doctest: +SKIP
     >>> convkit.backends.plan("forward", (8, 64, 56, 56), (64, 64, 3, 3), padding=1)
     ...                                                   # doctest: +SKIP
     Plan(algorithm='winograd4', tile=8, seconds=..., workspace=..., reason='lowest ...')
@@ -30,13 +32,16 @@ from convkit.engine.conv import ConvProblem
 from convkit.engine.conv_plan import Plan, last_plan, recording
 
 __all__ = ["set_algorithm", "get_algorithm", "algorithm", "available_algorithms",
-           "set_workspace_limit", "get_workspace_limit", "plan", "last_plan", "recording",
-           "Plan", "ConvProblem", "calibrate"]
+           "set_workspace_limit", "get_workspace_limit", "set_autotune", "get_autotune",
+           "autotuning", "plan", "last_plan", "recording", "Plan", "ConvProblem", "calibrate"]
 
 set_algorithm = _conv.set_algorithm
 get_algorithm = _conv.get_algorithm
 set_workspace_limit = _conv.set_workspace_limit
 get_workspace_limit = _conv.get_workspace_limit
+set_autotune = _conv.set_autotune
+get_autotune = _conv.get_autotune
+autotuning = _conv.autotuning
 
 
 @contextmanager

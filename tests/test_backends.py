@@ -72,3 +72,52 @@ def test_plan_rejects_bad_arguments(kwargs: dict, match: str) -> None:
         backends.plan(**args)
     with pytest.raises(ValueError, match="unknown algorithm"):
         backends.set_algorithm("warp-drive")
+
+
+def test_autotuning_times_close_candidates_once_and_keeps_the_winner(monkeypatch) -> None:
+    from convkit.engine import conv_plan
+
+    # a problem several algorithms support, in float64 so the comparison is tight
+    x = convkit.randn(2, 8, 20, 20, dtype=convkit.float64, requires_grad=True)
+    w = convkit.randn(8, 8, 3, 3, dtype=convkit.float64, requires_grad=True)
+    monkeypatch.setattr(conv_plan, "_AUTOTUNE_SPREAD", 1e9)  # time every candidate
+    runs: list[str] = []
+    original = conv_plan._run_plan
+
+    def counting(chosen, p, a, b):
+        runs.append(chosen.algorithm)
+        return original(chosen, p, a, b)
+
+    monkeypatch.setattr(conv_plan, "_run_plan", counting)
+    assert not backends.get_autotune()
+    with backends.autotuning(), backends.recording() as plans:
+        assert backends.get_autotune()
+        out = F.conv2d(x, w, padding=1)
+        out.backward(convkit.ones_like(out))
+        first_runs = len(runs)
+        again = F.conv2d(x, w, padding=1)
+    assert not backends.get_autotune()
+    forward = plans[0]
+    assert "autotune" in forward.reason and forward.algorithm in forward.reason
+    timed = forward.reason.count(" ms")
+    assert 2 <= timed <= conv_plan._AUTOTUNE_CANDIDATES
+    # each timed candidate ran twice on the first call; the second call ran the winner once
+    assert len(runs) == first_runs + 1 and runs[-1] == forward.algorithm
+    assert plans[-1].algorithm == forward.algorithm
+    xt = torch.from_numpy(x.detach().numpy()).requires_grad_()
+    wt = torch.from_numpy(w.detach().numpy()).requires_grad_()
+    ref = torch.nn.functional.conv2d(xt, wt, padding=1)
+    ref.backward(torch.ones_like(ref))
+    for mine, theirs in ((out, ref), (again, ref), (x.grad, xt.grad), (w.grad, wt.grad)):
+        np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(),
+                                   rtol=1e-10, atol=1e-10)
+
+
+def test_autotuning_leaves_a_forced_algorithm_alone_and_rejects_non_bools() -> None:
+    x = convkit.randn(1, 4, 9, 9)
+    w = convkit.randn(4, 4, 3, 3)
+    with backends.autotuning(), backends.algorithm("im2col"), backends.recording() as plans:
+        F.conv2d(x, w)
+    assert plans[0].algorithm == "im2col" and "forced" in plans[0].reason
+    with pytest.raises(TypeError, match="enabled must be a bool"):
+        backends.set_autotune(1)

@@ -286,9 +286,9 @@ class Function(metaclass=_FunctionMeta):
             ctx.next_functions = tuple(
                 (a._grad_node(), a._output_nr if a.grad_fn is not None else 0)
                 if isinstance(a, tensor_type) and a.requires_grad else (None, 0) for a in args)
-            ctx._input_meta = tuple((tuple(a.shape), a.dtype) if isinstance(a, tensor_type) else None
-                                    for a in args)
-            ctx._output_meta = [(tuple(o.shape), o.dtype) for o in outputs]
+            ctx._input_meta = tuple((a._data.shape, a.dtype) if isinstance(a, tensor_type)
+                                    else None for a in args)
+            ctx._output_meta = [(o._data.shape, o.dtype) for o in outputs]
             for i, out in enumerate(outputs):
                 if id(out) in ctx._non_differentiable:
                     continue

@@ -29,7 +29,7 @@ import numpy as np
 __all__ = ["ConvProblem", "Algorithm", "register", "algorithms", "conv_forward",
            "conv_grad_input", "conv_grad_weight", "conv_output_shape", "set_algorithm",
            "get_algorithm", "forced_algorithm", "set_workspace_limit", "get_workspace_limit",
-           "KINDS"]
+           "set_autotune", "get_autotune", "autotuning", "KINDS"]
 
 Pairs = tuple[tuple[int, int], ...]
 KINDS = ("forward", "grad_input", "grad_weight")
@@ -196,6 +196,35 @@ def forced_algorithm(name: str | None) -> Iterator[None]:
         yield
     finally:
         set_algorithm(previous)
+
+
+_AUTOTUNE = False
+
+
+def set_autotune(enabled: bool) -> None:
+    """Time the planner's best candidates on the first call of each problem and keep the
+    fastest (like ``torch.backends.cudnn.benchmark``). Off by default: the cost model's
+    choice depends on shapes only, so results are the same run to run; with autotuning the
+    algorithm, and so the rounding, can differ between runs on a noisy machine."""
+    global _AUTOTUNE
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_autotune: enabled must be a bool, got {enabled!r}")
+    _AUTOTUNE = enabled
+
+
+def get_autotune() -> bool:
+    return _AUTOTUNE
+
+
+@contextmanager
+def autotuning(enabled: bool = True) -> Iterator[None]:
+    """``with autotuning(): ...`` times candidate algorithms inside the block only."""
+    previous = _AUTOTUNE
+    set_autotune(enabled)
+    try:
+        yield
+    finally:
+        set_autotune(previous)
 
 
 def set_workspace_limit(nbytes: int) -> None:

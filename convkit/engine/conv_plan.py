@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -133,7 +134,12 @@ def _plans(p: ConvProblem, forced: str | None, budget: int) -> tuple[Plan, ...]:
 
 
 def plan(p: ConvProblem) -> Plan:
-    """The plan :func:`execute` would use for ``p`` (ignoring data-dependent refusals)."""
+    """The plan :func:`execute` would use for ``p`` (ignoring data-dependent refusals); with
+    autotuning, the measured winner once ``p`` has run."""
+    key = (_conv._FORCED, _conv._WORKSPACE_LIMIT, _conv._AUTOTUNE)
+    tuned = p.__dict__.get("_plans")
+    if tuned is not None and tuned[0] == key:
+        return tuned[1][0]
     return _plans(p, _conv.get_algorithm(), _conv.get_workspace_limit())[0]
 
 
@@ -186,23 +192,80 @@ def execute(p: ConvProblem, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Compute ``p`` on ``(a, b)`` with the best plan that accepts the data."""
     if p.batch == 0 or 0 in p.result_shape or 0 in p.out_shape:
         return np.zeros(p.result_shape, dtype=p.dtype)
-    a = a.astype(p.dtype, copy=False)
-    b = b.astype(p.dtype, copy=False)
+    if a.dtype != p.dtype:
+        a = a.astype(p.dtype)
+    if b.dtype != p.dtype:
+        b = b.astype(p.dtype)
     a, b = _full_size_gradient(p, a, b)
-    key = (_conv._FORCED, _conv._WORKSPACE_LIMIT)
+    key = (_conv._FORCED, _conv._WORKSPACE_LIMIT, _conv._AUTOTUNE)
     cached = p.__dict__.get("_plans")
     if cached is None or cached[0] != key:
-        cached = (key, _plans(p, *key))
+        plans = _plans(p, *key[:2])
+        if key[2] and key[0] is None and len(plans) > 1:
+            result, plans = _autotune(p, a, b, plans)
+            object.__setattr__(p, "_plans", (key, plans))
+            _note(plans[0])
+            return result
+        cached = (key, plans)
         object.__setattr__(p, "_plans", cached)  # memo on the interned problem
-    algs = _conv._REGISTRY  # loaded by the planning above
-    for chosen in cached[1]:
-        alg = algs[chosen.algorithm]
-        ok, _why = alg.accurate(p, a, b)
+    chosen = _accepting(p, a, b, cached[1])
+    _note(chosen)
+    return _run_plan(chosen, p, a, b)
+
+
+def _accepting(p: ConvProblem, a: np.ndarray, b: np.ndarray, plans: tuple[Plan, ...]) -> Plan:
+    """The first plan whose algorithm accepts this data (the FFT may decline; the universal
+    last plans never do)."""
+    for chosen in plans:
+        ok, _why = _conv._REGISTRY[chosen.algorithm].accurate(p, a, b)
         if ok:
-            break
+            return chosen
+    return chosen
+
+
+def _note(chosen: Plan) -> None:
     _LAST[:] = [chosen]
     for plans in _RECORDERS:
         plans.append(chosen)
+
+
+# Autotuning times only candidates the cost model rates close to the best: a grossly slower
+# algorithm is never run on a large problem just to be measured.
+_AUTOTUNE_SPREAD = 4.0
+_AUTOTUNE_CANDIDATES = 3
+
+
+def _autotune(p: ConvProblem, a: np.ndarray, b: np.ndarray, plans: tuple[Plan, ...]
+              ) -> tuple[np.ndarray, tuple[Plan, ...]]:
+    """Run the promising plans on this data, twice each (the first run may compile or
+    fault in memory), and return the fastest's result with the plans reordered."""
+    best = plans[0].seconds
+    candidates = [pl for pl in plans
+                  if pl.seconds <= _AUTOTUNE_SPREAD * best and pl.workspace
+                  <= _conv._WORKSPACE_LIMIT and _conv._REGISTRY[pl.algorithm].accurate(
+                      p, a, b)[0]][:_AUTOTUNE_CANDIDATES]
+    if len(candidates) < 2:
+        return _run_plan(_accepting(p, a, b, plans), p, a, b), plans
+    timed = []
+    result = None
+    for candidate in candidates:
+        seconds = math.inf
+        for _ in range(2):
+            start = time.perf_counter()
+            out = _run_plan(candidate, p, a, b)
+            seconds = min(seconds, time.perf_counter() - start)
+        timed.append((seconds, candidate))
+        if seconds <= min(t for t, _ in timed):
+            result = out
+        del out
+    timed.sort(key=lambda item: item[0])
+    measured = ", ".join(f"{c.algorithm} {t * 1e3:.3g} ms" for t, c in timed)
+    winner = replace(timed[0][1], reason=f"fastest when timed (autotune: {measured})")
+    return result, (winner,) + tuple(pl for pl in plans if pl is not timed[0][1])
+
+
+def _run_plan(chosen: Plan, p: ConvProblem, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    alg = _conv._REGISTRY[chosen.algorithm]
     if chosen.tile >= p.batch:
         return alg.run(p, a, b)
     tile_problem = p.with_batch(chosen.tile)
