@@ -4,8 +4,9 @@ Each subcommand is a :class:`Command`: a name, a help line, a function that adds
 arguments and one that runs it. Adding a subcommand means adding one entry to
 :data:`COMMANDS`. A user error (bad layer string, malformed shape, missing or unreadable
 file, ...) raised as ValueError, TypeError, RuntimeError, OSError or ImportError is printed
-as one line, ``convkit: error: ...``, with exit status 1; usage errors (unknown option,
-missing argument) exit with 2, also on one line. Set ``CONVKIT_TRACEBACK=1`` to see the full
+as one line, ``convkit: error: ...``, with exit status 1; so is running out of memory and,
+naming the exception class, any other exception; usage errors (unknown option, missing
+argument) exit with 2, also on one line. Set ``CONVKIT_TRACEBACK=1`` to see the full
 traceback instead.
 """
 
@@ -182,9 +183,10 @@ def load_model(target: str) -> Any:
     from convkit.nn.modules.module import Module
 
     if not _TARGET.fullmatch(target.strip()):
-        if ":" in target and "(" not in target:
-            raise UserError(f"expected MODULE:FACTORY such as my_models:build_model, got "
-                            f"{target!r}")
+        if "(" not in target:  # neither module:factory nor a layer call
+            raise UserError(f"expected MODULE:FACTORY such as my_models:build_model, or a "
+                            f'layer string such as "Sequential(Conv2d(1, 8, 3), ReLU())", '
+                            f"got {target!r}")
         from convkit.explain import parse_layer
 
         return parse_layer(target)
@@ -380,6 +382,10 @@ def _restart_with_avx512_blas(argv: Sequence[str] | None) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "convkit", *sys.argv[1:]], env)
 
 
+def _want_traceback() -> bool:
+    return os.environ.get(TRACEBACK_ENV, "").strip() not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _restart_with_avx512_blas(argv)
     parser = build_parser()
@@ -391,13 +397,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (UserError, *USER_ERRORS) as e:
-        if os.environ.get(TRACEBACK_ENV, "").strip() not in ("", "0"):
+        if _want_traceback():
             raise
         print(f"convkit: error: {_one_line(e) or type(e).__name__}", file=sys.stderr)
+        return 1
+    except MemoryError as e:  # a layer or input too large to build (numpy names the size)
+        if _want_traceback():
+            raise
+        print(f"convkit: error: out of memory: {_one_line(e) or 'MemoryError'}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("convkit: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug (convkit's, or in the user's model): still one line
+        if _want_traceback():
+            raise
+        print(f"convkit: error: {type(e).__name__}: {_one_line(e)} (unexpected; set "
+              f"{TRACEBACK_ENV}=1 to see the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -74,6 +74,13 @@ MODELS = textwrap.dedent("""\
 
     def needs_an_argument(width):
         return nn.Conv2d(width, width, 3)
+
+    class Broken(nn.Module):
+        def forward(self, x):
+            return {}["a bug in the user's own model"]
+
+    def broken():
+        return Broken()
     """)
 
 
@@ -94,6 +101,7 @@ def workdir(tmp_path: Path) -> Path:
     Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / "in.png")
     Image.fromarray(rng.integers(0, 256, (5, 6), dtype=np.uint8)).save(tmp_path / "small.png")
     (tmp_path / "notes.png").write_text("not an image at all")
+    np.save(tmp_path / "kernel3d.npy", np.ones((3, 3, 3)))
     return tmp_path
 
 
@@ -181,6 +189,26 @@ BAD_INPUT = [
     (["summary", "models:needs_an_argument", "--input", "1,3,8,8"], 1,
      "must take no required arguments"),
     (["summary", "models:build_model", "--input", "1,5,8,8"], 1, "channels"),
+    # the error names the shape given, not the empty batch explain validates with
+    (["explain", "Conv2d(4, 4, 3)", "--input", "2,3,8,8"], 1, "input of size [2, 3, 8, 8]"),
+    (["explain", "Conv2d(4, 4, 3)", "--input", "1,4,2,2"], 1, "Kernel size can't be greater"),
+    (["explain", "Conv2d(4, 4, 3, bogus=1)", "--input", "1,4,8,8"], 1,
+     "Conv2d.__init__() got an unexpected keyword argument 'bogus'"),
+    (["explain", "Linear(4, 4)", "--input", "1,4"], 1, "not a convolution, pooling"),
+    (["explain", "Conv2d(4, 4, 3)", "--input", "1,4,8,8", "--png", "no/such/dir/p.png"], 1,
+     "does not exist"),
+    (["explain", "Conv2d(10**15, 4, 3)", "--input", "1,4,8,8"], 1, "not a literal"),
+    (["explain", "Conv2d(1000000000000000, 4, 3)", "--input", "1,4,8,8"], 1, "out of memory"),
+    (["filter", "in.png", "--kernel", "kernel3d.npy"], 1, "must hold a non-empty 2-d array"),
+    (["filter", "in.png", "--kernel", "missing.npy"], 1, "no such file: 'missing.npy'"),
+    (["filter", "in.png", "--kernel", "box:3", "-o", "no/such/dir/out.png"], 1,
+     "cannot write"),
+    (["filter", "small.png", "--kernel", "box:7", "--mode", "valid"], 1,
+     "is larger than the image"),
+    (["tour", "no-such-section"], 1, "unknown tour section 'no-such-section'"),
+    (["summary", "models", "--input", "1,3,8,8"], 1, "expected MODULE:FACTORY"),
+    (["summary", "models:broken", "--input", "1,3,8,8"], 1,
+     "KeyError: \"a bug in the user's own model\" (unexpected; set CONVKIT_TRACEBACK=1"),
 ]
 
 
@@ -196,6 +224,24 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(workdir: Path, args: list[str]
     assert words in lines[0]
     assert "Traceback" not in result.stdout + result.stderr
     assert not (workdir / "pwned.txt").exists()  # the layer string is never evaluated
+
+
+def test_traceback_on_request(workdir: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO), CONVKIT_TRACEBACK="1")
+    result = subprocess.run([sys.executable, "-m", "convkit", "summary", "models:broken",
+                             "--input", "1,3,8,8"], cwd=workdir, env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "KeyError" in result.stderr
+
+
+def test_explain_of_a_huge_input_answers_at_once(tmp_path: Path) -> None:
+    """No window is listed one by one: 10**8 x 10**8 pixels are explained in seconds."""
+    result = _run_in(tmp_path, "explain", "Conv2d(4, 4, 3, stride=2)", "--input",
+                     "1,4,100000000,100000000")
+    assert result.returncode == 0, result.stderr
+    assert "floor((100000000 + 2*0 - 1*(3-1) - 1)/2) + 1 = 49999999" in result.stdout
+    assert "[99999999]" in result.stdout  # the last row and column are never read
 
 
 # ------------------------------------------------------------------ doctor and calibrate

@@ -534,3 +534,66 @@ def test_operation_names_the_index_arithmetic() -> None:
     assert "x[o // 2, i + kl]" in depthwise.operation and "depthwise" in depthwise.operation
     transposed = explain(nn.ConvTranspose1d(2, 2, 4, stride=2, padding=1), (1, 2, 5))
     assert "out[n, o, 2*i - 1 + kl]" in transposed.operation
+
+
+# ---------------------------------------------------------------------- long axes
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.sampled_from(["conv", "pool", "pad", "blocks"]), st.integers(1, 12),
+       st.integers(1, 5), st.integers(1, 4), st.integers(1, 3), st.integers(0, 4),
+       st.integers(0, 4), st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+       st.booleans())
+def test_counted_windows_equal_the_listed_ones(kind: str, n: int, k: int, s: int, d: int,
+                                               lo: int, hi: int, mode: str,
+                                               ceil_mode: bool) -> None:
+    """Lost positions, taps read and the receptive field are counted without listing every
+    window (long axes); they must equal what the listed windows give, and those are held
+    against running the layers above."""
+    from convkit.explain import _arithmetic as arithmetic
+
+    limit = n - 1 if mode == "reflect" else n  # what F.pad accepts
+    if kind != "pool" and mode != "zeros" and max(lo, hi) > limit:
+        return
+    if kind == "conv":
+        axis = arithmetic.conv_axis("W", n, k, s, lo, hi, d, mode)
+    elif kind == "pool":
+        axis = arithmetic.pool_axis("W", n, k, s, lo, d, ceil_mode, "-inf")
+    elif kind == "pad":
+        axis = arithmetic.pad_axis("W", n, lo - 2, hi - 2, mode)
+    else:
+        axis = arithmetic.blocks_axis("W", n, k, s, lo, d)
+    if axis.output_size <= 0:
+        return
+    windows = [axis.window(o) for o in range(axis.output_size)]
+    read = {tap.source for w in windows for tap in w if tap.source is not None}
+    assert axis.lost == tuple(i for i in range(n) if i not in read)
+    assert axis.taps_read() == sum(len(w) for w in windows)
+    spans = [max(t.position for t in w) - min(t.position for t in w) + 1 for w in windows if w]
+    assert axis.receptive_field == max(spans, default=0)
+
+
+def test_a_long_axis_is_explained_quickly() -> None:
+    """A minute of 44.1 kHz stereo audio, and an absurd image: no window is listed."""
+    import time
+
+    start = time.perf_counter()
+    audio = explain(nn.Conv1d(2, 8, 5, stride=2, padding=2, padding_mode="reflect"),
+                    (1, 2, 2_646_000))
+    pool = explain(nn.MaxPool1d(3, stride=2, ceil_mode=True), (1, 1, 2_646_000))
+    huge = explain(nn.Conv2d(1, 1, 3, stride=2), (1, 1, 10**8, 10**8))
+    assert time.perf_counter() - start < 20
+    assert audio.output_shape == (1, 8, 1_323_000) and audio.lost == {"L": ()}
+    assert pool.output_shape == (1, 1, 1_323_000)
+    assert pool.macs == 3 * 1_323_000 - 1  # the last window's third tap is past the input
+    assert huge.lost == {"H": (10**8 - 1,), "W": (10**8 - 1,)}
+
+
+def test_errors_name_the_input_shape_given_not_the_probe() -> None:
+    """explain validates on an empty batch; the message must show the user's shape."""
+    with pytest.raises(RuntimeError) as batched:
+        explain(nn.Conv2d(4, 4, 3), (2, 3, 8, 8))
+    assert "[2, 3, 8, 8]" in str(batched.value) and "[0, " not in str(batched.value)
+    with pytest.raises(RuntimeError) as unbatched:  # shown as a batch of one, as PyTorch does
+        explain(nn.Conv2d(4, 4, 3), (3, 8, 8))
+    assert "[1, 3, 8, 8]" in str(unbatched.value)
+    with pytest.raises(TypeError, match=r"^Conv2d\.__init__\(\) got an unexpected keyword"):
+        explain("Conv2d(4, 4, 3, colour='red')", (1, 4, 8, 8))

@@ -211,6 +211,23 @@ def test_receptive_field_is_where_torchs_gradient_is_nonzero(cfg: dict, data) ->
     assert (magnitude[mask] > 0).all()
 
 
+@pytest.mark.parametrize("algorithm", [None, "winograd4", "fft"])
+def test_receptive_field_is_exact_whatever_algorithm_is_forced(algorithm) -> None:
+    """Winograd's and FFT's rounding leaves ~1e-9 gradients on pixels an output never reads;
+    they must not enter the field (a 3x3 kernel's field was once drawn 5x5). With 32 float32
+    inputs the planner itself picks Winograd for this layer's backward pass."""
+    layer = nn.Conv2d(4, 4, 3, groups=2)
+    with convkit.backends.algorithm(algorithm):
+        mask, *_ = viz.receptive_field_mask(layer, (1, 4, 8, 8), (0, 0, 3, 3),
+                                            trials=32)
+        assert convkit.backends.get_algorithm() == algorithm  # restored afterwards
+    expected = np.zeros((8, 8), dtype=bool)
+    expected[3:6, 3:6] = True
+    np.testing.assert_array_equal(mask, expected)
+    fig = viz.explain_figure(layer, (1, 4, 8, 8))
+    assert "rows 3-5, columns 3-5 (3 x 3): 9 pixels" in fig.get_suptitle()
+
+
 def test_receptive_field_figure_highlights_the_gradient_support(tmp_path) -> None:
     stack = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, dtype=convkit.float64),
                           nn.Conv2d(2, 1, 3, dilation=2, dtype=convkit.float64))

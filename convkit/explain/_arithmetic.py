@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import NamedTuple
 
+import numpy as np
+
 __all__ = ["AxisReport", "Tap", "axis_names", "conv_axis", "transposed_axis", "pool_axis",
            "adaptive_axis", "pad_axis", "blocks_axis", "source_index", "same_padding",
            "conv_output_size", "transposed_output_size"]
@@ -191,8 +193,55 @@ class AxisReport:
 
     def reached(self) -> frozenset[int]:
         """The input indices that at least one output element reads."""
-        return frozenset(tap.source for o in range(self.output_size)
-                         for tap in self.window(o) if tap.source is not None)
+        return frozenset(np.flatnonzero(self._reached_mask()).tolist())
+
+    def _reached_mask(self) -> np.ndarray:
+        """Bool ``(input_size,)``: which input indices some output reads.
+
+        The regular kinds (tap ``t`` of output ``o`` at ``o*s - lo + t*d``) mark each tap's
+        in-range positions as one strided slice and look up only the few taps that land in
+        the padding, so that a layer on a long axis (a minute of audio is millions of
+        samples) is explained in milliseconds; the other kinds walk their windows.
+        """
+        n, out = self.input_size, self.output_size
+        mask = np.zeros(n, dtype=bool)
+        if self.kind not in ("conv", "blocks", "pool", "pad"):
+            for o in range(out):
+                for tap in self.window(o):
+                    if tap.source is not None:
+                        mask[tap.source] = True
+            return mask
+        s, lo, hi = self.stride, *self.padding
+        # pooling drops the taps of ceil_mode's last window that fall past the padding
+        limit = n + hi if self.kind == "pool" else None
+        for t in range(self.kernel_size):
+            first = -lo + t * self.dilation  # position of this tap for output 0
+            # outputs whose tap lands before / at or past the input: a prefix and a suffix
+            before = min(max(-(first // s), 0), out)
+            past = min(max((n - 1 - first) // s + 1, before), out)
+            if before < past:
+                mask[first + before * s:first + (past - 1) * s + 1:s] = True
+            for o in (*range(before), *range(past, out)):
+                j = first + o * s
+                if limit is not None and j >= limit:
+                    continue
+                src = source_index(j, n, lo, hi, self.padding_mode)
+                if src is not None:
+                    mask[src] = True
+        return mask
+
+    def taps_read(self) -> int:
+        """How many window taps all outputs read along this axis, together
+        (``sum(len(window(o)))``, counted without listing the windows)."""
+        if self.kind == "pool":
+            lo, hi = self.padding
+            # tap t of output o is read while o*s - lo + t*d < n + hi
+            return sum(min(max(-(-(self.input_size + hi + lo - t * self.dilation)
+                                   // self.stride), 0), self.output_size)
+                       for t in range(self.kernel_size))
+        if self.kind in ("conv", "blocks"):
+            return self.output_size * self.kernel_size
+        return sum(len(self.window(o)) for o in range(self.output_size))
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -204,8 +253,7 @@ class AxisReport:
 
 def _finish(axis: AxisReport) -> AxisReport:
     """Fill in the fields that follow from the windows: lost indices and receptive field."""
-    reached = axis.reached()
-    lost = tuple(i for i in range(axis.input_size) if i not in reached)
+    lost = tuple(np.flatnonzero(~axis._reached_mask()).tolist())
     spans = [max(t.position for t in w) - min(t.position for t in w) + 1
              for w in (axis.window(o) for o in range(_period(axis))) if w]
     if axis.kind == "transposed":
@@ -217,8 +265,11 @@ def _finish(axis: AxisReport) -> AxisReport:
 
 
 def _period(axis: AxisReport) -> int:
-    """How many outputs to inspect for the widest window (all, for the irregular kinds)."""
-    if axis.kind in ("conv", "blocks", "pad"):
+    """How many outputs to inspect for the widest window (all, for the irregular kinds).
+
+    Regular windows are translates of the first; a pooling window can only lose taps at
+    the end (ceil_mode's overhang), and later windows lose more, so the first is widest."""
+    if axis.kind in ("conv", "blocks", "pad", "pool"):
         return min(axis.output_size, 1)
     return axis.output_size
 

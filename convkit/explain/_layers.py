@@ -224,13 +224,36 @@ def _dry_run(m: Module, shape: tuple[int, ...], batched_rank: int) -> tuple[int,
     unbatched = len(shape) == batched_rank - 1
     probe = (0,) + shape[1:] if full else (0,) + shape if unbatched else shape
     dtype = getattr(getattr(m, "weight", None), "dtype", None)
-    with no_grad():
-        out = m.forward(creation.zeros(probe, dtype=dtype) if dtype else creation.zeros(probe))
+    try:
+        with no_grad():
+            out = m.forward(creation.zeros(probe, dtype=dtype) if dtype else
+                            creation.zeros(probe))
+    except (RuntimeError, ValueError, TypeError) as e:
+        # the message names the empty probe batch; name the shape the user gave instead
+        # (unbatched as a batch of one, as PyTorch's message does)
+        raise _with_shape(e, probe, shape if full else (1,) + shape if unbatched else shape
+                          ) from None
     out = out[0] if isinstance(out, tuple) else out
     out_shape = tuple(out.shape)
     if full:
         return (shape[0],) + out_shape[1:]
     return out_shape[1:] if unbatched else out_shape
+
+
+def _with_shape(error: Exception, probe: tuple[int, ...], shape: tuple[int, ...]
+                ) -> Exception:
+    """``error`` with ``probe`` replaced by ``shape`` in its message (same type, same
+    traceback); ``error`` itself when the message does not mention the probe."""
+    text = str(error)
+    fixed = text
+    for render in (lambda s: str(list(s)), str):  # [0, 3, 8, 8] and (0, 3, 8, 8)
+        fixed = fixed.replace(render(probe), render(shape))
+    if fixed == text or len(error.args) != 1:
+        return error
+    try:
+        return type(error)(fixed).with_traceback(error.__traceback__)
+    except TypeError:  # an exception class with a different constructor
+        return error
 
 
 def describe(obj: Any, input_shape: Sequence[int]) -> Layer:

@@ -488,11 +488,11 @@ def layer_macs(layer: Layer) -> tuple[int, str]:
                 f"{n} x {c_in} channels x {is_} inputs x ({c_out // layer.groups} x {ks}) "
                 f"products each")
     if layer.kind in ("max_pool", "avg_pool", "lp_pool"):
-        taps = math.prod(sum(len(a.window(o)) for o in range(a.output_size)) for a in axes)
+        taps = math.prod(a.taps_read() for a in axes)
         what = "comparisons" if layer.kind == "max_pool" else "additions"
         return n * c_in * taps, f"{n} x {c_in} channels x {taps} window taps read ({what})"
     if layer.kind in ("adaptive_avg_pool", "adaptive_max_pool"):
-        taps = math.prod(sum(len(a.window(o)) for o in range(a.output_size)) for a in axes)
+        taps = math.prod(a.taps_read() for a in axes)
         what = "comparisons" if layer.kind == "adaptive_max_pool" else "additions"
         return n * c_in * taps, f"{n} x {c_in} channels x {taps} window taps read ({what})"
     return 0, "0 (the layer only moves data)"
@@ -673,7 +673,7 @@ def _notes(layer: Layer) -> tuple[str, ...]:
                          "outputs that the padding crops away (or the zeros between them)")
             continue
         lost = set(a.lost)
-        last_read = max((i for i in range(a.input_size) if i not in lost), default=-1)
+        last_read = next((i for i in range(a.input_size - 1, -1, -1) if i not in lost), -1)
         tail = [i for i in a.lost if i > last_read]
         inner = [i for i in a.lost if i < last_read]
         if tail:

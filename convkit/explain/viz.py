@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -630,7 +631,9 @@ def receptive_field_mask(model: Any, input_shape: Sequence[int], index: Sequence
     with probability below 1 in 1000). The inputs run as one batch (in chunks that keep it
     under 2**24 numbers), each sample differentiated on its own, so the model must treat
     samples independently, as every layer does in eval mode. The model runs in eval mode
-    (restored afterwards) and its parameters' ``.grad`` are not touched.
+    (restored afterwards) and its parameters' ``.grad`` are not touched. Convolutions run
+    with the direct ``taps`` algorithm: Winograd's and FFT's rounding would leave tiny
+    nonzero gradients on pixels the output does not read.
 
     Returns ``(mask, magnitude, index, output_shape)``: ``mask`` bool and ``magnitude``
     (mean absolute gradient over inputs and channels) with the input's spatial shape, the
@@ -653,25 +656,34 @@ def receptive_field_mask(model: Any, input_shape: Sequence[int], index: Sequence
         full: tuple[int, ...] = ()
         out_shape: tuple[int, ...] = ()
         done = 0
-        while done < trials:
-            size = min(chunk, trials - done)
-            x = convkit.tensor(rng.standard_normal((size, *shape[1:])), dtype=dtype,
-                               requires_grad=True)  # (trials, C, *spatial)
-            y = model(x)
-            out_shape = (shape[0], *tuple(y.shape)[1:])
-            full = _output_index(index, out_shape)
-            # the chosen element of every sample; samples do not mix, so d(sum)/dx holds each
-            # sample's own gradient
-            picked = y[(slice(None), *full[1:])].sum()
-            (grad,) = convkit.autograd.grad(picked, x, allow_unused=True,
-                                            materialize_grads=True)
-            magnitude += np.abs(_numpy(grad)).sum(axis=(0, 1))
-            done += size
+        # The planner may pick Winograd or FFT for the backward pass; both leave rounding
+        # noise (~1e-9) on pixels the output never reads, which would paint them into the
+        # field. The direct per-tap algorithm multiplies unread pixels by exact zeros.
+        with convkit.backends.algorithm("taps"):
+            while done < trials:
+                size = min(chunk, trials - done)
+                x = convkit.tensor(rng.standard_normal((size, *shape[1:])), dtype=dtype,
+                                   requires_grad=True)  # (trials, C, *spatial)
+                y = model(x)
+                out_shape = (shape[0], *tuple(y.shape)[1:])
+                full = _output_index(index, out_shape)
+                # the chosen element of every sample; samples do not mix, so d(sum)/dx holds
+                # each sample's own gradient
+                picked = y[(slice(None), *full[1:])].sum()
+                (grad,) = convkit.autograd.grad(picked, x, allow_unused=True,
+                                                materialize_grads=True)
+                magnitude += np.abs(_numpy(grad)).sum(axis=(0, 1))
+                done += size
     finally:
         if isinstance(model, Module):
             model.train(was_training)
     magnitude /= trials * shape[1]
     return magnitude > 0, magnitude, full, out_shape
+
+
+def _span(name: str, first: int, last: int) -> str:
+    """``rows 3-5``, or ``row 3`` when the range is one index."""
+    return f"{name} {first}" if first == last else f"{name}s {first}-{last}"
 
 
 def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -724,8 +736,9 @@ def _draw_receptive_field(ax_in: Any, ax_out: Any, model: Any, input_shape: Sequ
         r0, r1, c0, c1 = bounds
         count = int(mask2.sum())
         box_cells = (r1 - r0 + 1) * (c1 - c0 + 1)
-        where = (f"rows {r0}-{r1}, columns {c0}-{c1} ({r1 - r0 + 1} x {c1 - c0 + 1})"
-                 if mask.ndim == 2 else f"positions {c0}-{c1} ({c1 - c0 + 1})")
+        where = (f"{_span('row', r0, r1)}, {_span('column', c0, c1)} "
+                 f"({r1 - r0 + 1} x {c1 - c0 + 1})"
+                 if mask.ndim == 2 else f"{_span('position', c0, c1)} ({c1 - c0 + 1})")
         summary = f"{where}: {count} pixel{'s' * (count != 1)}"
         if count < box_cells:
             summary += f" of the {box_cells} in the red box (the rest never reach it)"
@@ -878,6 +891,19 @@ def _avg_by_hand(layer: Any, values: list[float], taps: list[tuple[int, ...]],
     return sum(values) / count
 
 
+def _wrap_terms(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken only before a `` + `` (a
+    term or product) so that no number is split; continuation lines start with ``+``."""
+    pieces = text.split(" + ")
+    lines = [pieces[0]]
+    for piece in pieces[1:]:
+        if len(lines[-1]) + 3 + len(piece) <= width:
+            lines[-1] += " + " + piece
+        else:
+            lines.append("    + " + piece)
+    return lines
+
+
 def _sum_text(info: dict[str, Any]) -> str:
     """The output value written out: every product for small windows, per-channel sums
     for bigger ones."""
@@ -937,7 +963,10 @@ def sliding_window(layer: Any, input: Any, position: Sequence[int],
     widths = [max(sample_w, 3), max(kw, 2) if is_conv else 0.001, max(out_w, 3)]
     width = min(3.0 + 0.42 * sum(widths), 18)
     cell = (width - 1.8) / sum(widths)  # inches per array cell, as the widths share it out
-    fig = _new_figure(width, min(1.6 + rows * (cell * max(sample_h, 3) + 0.8), 18))
+    # the sum written out can be longer than the figure is wide: break it between terms
+    sum_lines = _wrap_terms(_sum_text(info), int(width * 12))
+    fig = _new_figure(width, min(1.6 + 0.2 * len(sum_lines)
+                                 + rows * (cell * max(sample_h, 3) + 0.8), 18))
     grid = fig.add_gridspec(rows, 3, width_ratios=widths)
     for r, c in enumerate(shown_channels):
         ax = fig.add_subplot(grid[r, 0])
@@ -989,8 +1018,8 @@ def sliding_window(layer: Any, input: Any, position: Sequence[int],
             if len(shown_channels) < len(channels) else "")
     what = ("cross-correlation: the kernel is NOT flipped" if is_conv else
             f"{info['kind']} pooling")
-    fig.suptitle(f"{_describe(layer)}: {what}{more}\n{_sum_text(info)}\n"
-                 f"layer output: {_short(info['output'])}", fontsize=9.5)
+    fig.suptitle("\n".join([f"{_describe(layer)}: {what}{more}", *sum_lines,
+                            f"layer output: {_short(info['output'])}"]), fontsize=9.5)
     return _finish(fig, path)
 
 
@@ -1013,16 +1042,18 @@ def contamination_map(layer: Any, input_shape: Sequence[int],
     if not modes:
         raise ValueError("contamination_map: no padding mode given")
     reports = [(mode, contamination(layer, tuple(input_shape), mode)) for mode in modes]
-    rows = [("share", "share of the receptive field in the padding")]
+    # (field, what a panel title calls it, colorbar label)
+    rows = [("share", "in the padding", "share of the receptive field in the padding")]
     if any(getattr(r, "repeated", None) is not None for _, r in reports) and (
             len(modes) > 1 or modes[0] != "zeros"):
-        rows.append(("repeated", "share of taps re-reading a pixel of their own window"))
+        rows.append(("repeated", "re-read in the window",
+                     "share of taps re-reading a pixel of their own window"))
     first = _spatial_2d(np.asarray(reports[0][1].share, dtype=np.float64))
     h, w = first.shape
     fig = _new_figure(min(2.4 + len(modes) * (1.0 + 0.45 * w), 18),
                       min(1.4 + len(rows) * (1.0 + 0.4 * h), 16))
     axes = fig.subplots(len(rows), len(modes), squeeze=False)
-    for r, (field_name, label) in enumerate(rows):
+    for r, (field_name, short, label) in enumerate(rows):
         image = None
         for c, (mode, report) in enumerate(reports):
             ax = axes[r, c]
@@ -1033,8 +1064,8 @@ def contamination_map(layer: Any, input_shape: Sequence[int],
             grid = _spatial_2d(np.asarray(values, dtype=np.float64))
             image = _show(ax, grid, signed=False, cmap=HEAT_CMAP, vmax=1.0, annotate=True)
             image.set_clim(0.0, 1.0)
-            ax.set_title(f"padding_mode='{mode}'" + (f": mean {grid.mean():.2f}"
-                                                     if grid.size else ""), fontsize=9)
+            ax.set_title(f"padding_mode='{mode}'\n{short}" + (
+                f": mean {grid.mean():.2f}" if grid.size else ""), fontsize=9)
             ax.set_xlabel("output column", fontsize=8)
             ax.set_ylabel("output row", fontsize=8)
         if image is not None:
@@ -1046,8 +1077,15 @@ def contamination_map(layer: Any, input_shape: Sequence[int],
         name = ("\n".join(f"then {_describe(m)}" if i else _describe(m)
                            for i, m in enumerate(children))
                 if len(children) <= 3 else f"{name} of {len(children)} layers")
-    fig.suptitle(f"{name}\non input {tuple(input_shape)}: how much of each output pixel's "
-                 "receptive field\nis padding (0 = only real pixels)", fontsize=9.5)
+    explained = [f"{name}", f"on input {tuple(input_shape)}: how much of each output pixel's "
+                 "receptive field", "is padding (0 = only real pixels)"]
+    if len(rows) > 1:
+        explained[-1] += (": the same for every mode. The modes differ in what the padding "
+                          "holds:")
+        explained.append("the second row counts taps that re-read a pixel the window "
+                         "already reads (copies, not new data)")
+    chars = int(fig.get_figwidth() * 12)  # about what a 9.5 pt line holds per inch
+    fig.suptitle("\n".join(textwrap.fill(line, chars) for line in explained), fontsize=9.5)
     return _finish(fig, path)
 
 

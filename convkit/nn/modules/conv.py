@@ -270,7 +270,11 @@ def _fixed_rank_init(n: int, base: type, transposed: bool) -> Any:
 def _make(n: int, transposed: bool) -> type:
     base = ConvTransposeNd if transposed else ConvNd
     name = f"{'ConvTranspose' if transposed else 'Conv'}{n}d"
-    return type(name, (base,), {"__init__": _fixed_rank_init(n, base, transposed),
+    init = _fixed_rank_init(n, base, transposed)
+    # Python names the function in argument errors: "Conv2d.__init__() got an unexpected
+    # keyword argument", not "_fixed_rank_init.<locals>.__init__() ..."
+    init.__qualname__ = f"{name}.__init__"
+    return type(name, (base,), {"__init__": init,
                                 "__module__": __name__, "_strict": True,
                                 "__doc__": _doc(name, n, transposed)})
 
