@@ -273,3 +273,60 @@ def test_correlate_valid_with_larger_kernel_swaps_as_scipy():
     with dask.config.set(scheduler="synchronous"):
         got = cd.correlate(da.from_array(x, chunks=2), kernel, "valid").compute()
     np.testing.assert_allclose(got, scipy.signal.correlate(x, kernel, "valid"))
+
+
+# ----------------------------------------------------------------------------- halo graph
+def _dependents(graph: dict) -> dict:
+    from dask.core import get_dependencies
+
+    out: dict = {key: set() for key in graph}
+    for key in graph:
+        for dep in get_dependencies(graph, key):
+            out.setdefault(dep, set()).add(key)
+    return out
+
+
+@pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
+def test_each_input_chunk_feeds_only_its_own_block_and_one_strip_task(boundary):
+    """The memory property of the halo graph, checked on its structure: every input chunk is
+    read whole by one block only (its owner) and by one task that copies the strips its
+    neighbours need; no block holds a view of a neighbour chunk (dask.array.overlap's
+    getitem views keep each neighbour chunk alive until its last reader has run)."""
+    x = da.from_array(np.arange(24 * 30, dtype=np.float64).reshape(24, 30), chunks=(8, 10))
+    out = cd.convolve2d(x, np.ones((5, 3)), mode="same", boundary=boundary)
+    graph = dict(out.__dask_graph__())
+    dependents = _dependents(graph)
+    chunk_keys = [k for k in graph if isinstance(k, tuple) and k[0] == x.name]
+    assert len(chunk_keys) == 9
+    for key in chunk_keys:
+        readers = dependents[key]
+        blocks = {r for r in readers if r[0] == out.name}
+        strips = {r for r in readers if str(r[0]).startswith("halo-strip-")}
+        assert blocks == {(out.name, *key[1:])}  # its own block, nobody else's
+        assert len(strips) == 1 and readers == blocks | strips
+    with dask.config.set(scheduler="synchronous"):
+        strip_key = next(k for k in graph if str(k[0]).startswith("halo-strip-"))
+        chunk = dask.get(graph, (x.name, *strip_key[1:]))
+        cut = dask.get(graph, strip_key)
+        got = out.compute()
+    assert cut and all(s.flags.owndata and not np.shares_memory(s, chunk) for s in cut)
+    # strips are small: at most the halo (4 rows + 2 columns here) of each side
+    assert all(min(s.shape) <= 4 for s in cut)
+    np.testing.assert_array_equal(
+        got, signal.convolve2d(x.compute(), np.ones((5, 3)), "same", boundary))
+
+
+def test_padding_wider_than_the_axis_reads_the_right_samples():
+    """Edge padding is built from an index map (exact for any pad width), cut into slices
+    of single chunks -- reversed for 'reflect'/'symmetric', repeated for 'wrap'."""
+    from convkit.dask._core import _axis_runs, padded_index
+
+    starts = np.array([0, 3, 5])  # chunks (3, 2, 2) of an axis of 7
+    for mode in ("constant", "wrap", "reflect", "symmetric", "edge"):
+        index = padded_index(7, (9, 11), mode)
+        rebuilt = np.full(len(index), -1)
+        for chunk, local, place in _axis_runs(index, starts):
+            if chunk is not None:
+                stop = starts[chunk + 1] if chunk + 1 < len(starts) else 7
+                rebuilt[place] = np.arange(starts[chunk], stop)[local]
+        np.testing.assert_array_equal(rebuilt, index)

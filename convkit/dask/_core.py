@@ -7,6 +7,8 @@ builds on the same steps (transposed convolution, in :mod:`convkit.dask._nn`).
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,13 +17,17 @@ import numpy as np
 try:
     import dask
     import dask.array as da
+    from dask.base import tokenize
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
+    from dask.utils import funcname
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("convkit.dask needs the 'dask' extra: pip install 'convkit[dask]' "
                       "(dask[array,distributed])") from error
 
 from convkit.dask._chunks import AxisPlan, plan_axis
 
-__all__ = ["as_dask", "pad", "windowed", "shared"]
+__all__ = ["as_dask", "windowed", "halo_map", "padded_index", "shared"]
 
 # Boundary names of PyTorch (padding_mode) and SciPy (boundary) -> numpy.pad's names.
 NUMPY_PAD_MODES = {"zeros": "constant", "constant": "constant", "fill": "constant",
@@ -53,33 +59,6 @@ def shared(value: Any) -> Any:
     return dask.delayed(value, pure=True, traverse=False)
 
 
-def pad(x: da.Array, pairs: Mapping[int, tuple[int, int]], mode: str, value: Any = 0
-        ) -> da.Array:
-    """Pad ``x`` lazily by ``pairs[axis] = (lo, hi)`` under numpy.pad's ``mode``.
-
-    ``dask.array.pad`` silently gives wrong values for 'wrap', 'reflect' and 'symmetric' when
-    a pad exceeds the axis, so those modes are built here from ``numpy.pad`` of the index
-    vector (exact for any pad width) and a ``take`` of only the edge samples.
-    """
-    pairs = {a: (int(lo), int(hi)) for a, (lo, hi) in pairs.items() if lo or hi}
-    if not pairs:
-        return x
-    if mode == "constant":
-        widths = [pairs.get(a, (0, 0)) for a in range(x.ndim)]
-        return da.pad(x, widths, mode="constant", constant_values=value)
-    for axis, (lo, hi) in sorted(pairs.items()):
-        n = x.shape[axis]
-        index = np.pad(np.arange(n), (lo, hi), mode=mode)  # (lo + n + hi,)
-        parts = []
-        if lo:
-            parts.append(da.take(x, index[:lo], axis=axis))
-        parts.append(x)
-        if hi:
-            parts.append(da.take(x, index[lo + n:], axis=axis))
-        x = da.concatenate(parts, axis=axis)
-    return x
-
-
 def windowed(x: da.Array, windows: Mapping[int, tuple[tuple[int, int], int, int]],
              pad_mode: str, pad_value: Any, block_fn: Callable[..., np.ndarray],
              out_chunks: Mapping[int, tuple[int, ...]], dtype: Any, allow_rechunk: bool,
@@ -102,18 +81,184 @@ def windowed(x: da.Array, windows: Mapping[int, tuple[tuple[int, int], int, int]
     dtype
         Output dtype.
     block_args
-        Further arguments of ``block_fn`` (dask collections become graph dependencies).
+        Further arguments of ``block_fn`` (Delayed values become graph dependencies).
     """
-    padded = pad(x, {a: w[0] for a, w in windows.items()}, pad_mode, pad_value)
     plans: dict[int, AxisPlan] = {
         axis: plan_axis(x.chunks[axis], pairs, extent, stride, allow_rechunk, op, axis)
         for axis, (pairs, extent, stride) in windows.items()}
-    blocks = padded.rechunk({a: p.in_chunks for a, p in plans.items()})
-    depth = {a: plans[a].depth if a in plans else 0 for a in range(x.ndim)}
-    if any(d != (0, 0) for d in depth.values() if isinstance(d, tuple)):
-        blocks = da.overlap.overlap(blocks, depth=depth, boundary="none",
-                                    allow_rechunk=False)
-    chunks = tuple(plans[a].out_chunks if a in plans else out_chunks.get(a, blocks.chunks[a])
+    axes = {axis: (padded_index(x.shape[axis], windows[axis][0], pad_mode),
+                   windows[axis][0][0], plans[axis].in_chunks, plans[axis].depth)
+            for axis in plans}
+    chunks = tuple(plans[a].out_chunks if a in plans else out_chunks.get(a, x.chunks[a])
                    for a in range(x.ndim))
-    return da.map_blocks(block_fn, blocks, *block_args, chunks=chunks, dtype=dtype,
-                         meta=np.empty((0,) * x.ndim, dtype=dtype))
+    return halo_map(block_fn, x, axes, pad_value, block_args, chunks, dtype)
+
+
+# ----------------------------------------------------------------------------- halos
+def padded_index(n: int, pad: tuple[int, int], mode: str) -> np.ndarray:
+    """For each sample of an axis of ``n`` samples padded by ``pad`` under numpy.pad's
+    ``mode``: the input sample it repeats, or -1 for the constant. Exact for any pad width
+    (``dask.array.pad`` is wrong for 'wrap', 'reflect' and 'symmetric' when a pad exceeds
+    the axis)."""
+    lo, hi = (int(p) for p in pad)
+    if mode == "constant":
+        return np.pad(np.arange(n), (lo, hi), mode="constant", constant_values=-1)
+    return np.pad(np.arange(n), (lo, hi), mode=mode)
+
+
+def _axis_runs(index: np.ndarray, starts: np.ndarray
+               ) -> list[tuple[int | None, slice | None, slice]]:
+    """Cut ``index`` (input samples, -1 for the constant) into runs that are each a slice of
+    one input chunk (``starts``: the chunks' first samples) or the constant:
+    ``(chunk, slice in the chunk, slice in index)``, ``(None, None, slice)`` for the
+    constant."""
+    m = len(index)
+    fill = index < 0
+    chunk = np.where(fill, -1, np.searchsorted(starts, index, side="right") - 1)
+    step = np.diff(index)
+    both = ~fill[1:] & ~fill[:-1]
+    begins = np.zeros(m, dtype=bool)  # begins[i]: a run starts at i
+    begins[0] = True
+    begins[1:] |= (chunk[1:] != chunk[:-1]) | (both & (np.abs(step) != 1))
+    begins[2:] |= both[1:] & both[:-1] & (step[1:] != step[:-1])
+    edges = [*np.flatnonzero(begins).tolist(), m]
+    runs: list[tuple[int | None, slice | None, slice]] = []
+    for p, q in itertools.pairwise(edges):
+        if fill[p]:
+            runs.append((None, None, slice(p, q)))
+            continue
+        c = int(chunk[p])
+        first = int(index[p] - starts[c])
+        if q - p > 1 and step[p] < 0:
+            stop = first - (q - p)
+            local = slice(first, stop if stop >= 0 else None, -1)
+        else:
+            local = slice(first, first + (q - p))
+        runs.append((c, local, slice(p, q)))
+    return runs
+
+
+def _copy_strips(chunk: np.ndarray, parts: tuple[tuple[slice, ...], ...]
+                 ) -> tuple[np.ndarray, ...]:
+    """The parts of a chunk that other blocks read, each an array of its own: views
+    (``chunk[part]``) would keep the whole chunk alive for as long as any of them is."""
+    return tuple(np.array(chunk[part], copy=True) for part in parts)
+
+
+def _halo_block(pieces: list[np.ndarray], *args: Any, fn: Callable[..., np.ndarray],
+                shape: tuple[int, ...], places: tuple[tuple[slice, ...], ...],
+                sources: tuple[tuple[slice, ...] | int, ...], fill: Any, filled: bool,
+                dtype: np.dtype,
+                location: tuple[int, ...] | None) -> np.ndarray:
+    """Assemble one block from its pieces and run ``fn`` on it.
+
+    ``pieces[i]`` goes to ``places[i]`` of the block; ``sources[i]`` is the part of it to
+    take: slices of a chunk this block owns, or the position of a copied strip in the
+    tuple of strips cut from another chunk. The assembled block exists only inside this
+    task."""
+    if len(pieces) == 1 and not filled and not isinstance(sources[0], int):
+        block = pieces[0][sources[0]]
+        if block.shape != shape:  # pragma: no cover - guarded by the planner
+            raise AssertionError("block assembly does not match the plan")
+    else:
+        parts = [piece[source] for piece, source in zip(pieces, sources, strict=True)]
+        block = (np.full(shape, fill, dtype=dtype) if filled
+                 else np.empty(shape, dtype=dtype))
+        for part, place in zip(parts, places, strict=True):
+            block[place] = part
+    if location is None:
+        return fn(block, *args)
+    return fn(block, *args, block_info={None: {"chunk-location": location}})
+
+
+def halo_map(block_fn: Callable[..., np.ndarray], x: da.Array,
+             axes: Mapping[int, tuple[np.ndarray, int, tuple[int, ...], tuple[int, int]]],
+             fill: Any, block_args: tuple, chunks: tuple[tuple[int, ...], ...], dtype: Any,
+             with_location: bool = False) -> da.Array:
+    """``block_fn`` on every block of ``x`` padded at its true edges, cut into blocks and
+    extended by halos -- what ``pad``, ``rechunk``, ``dask.array.overlap`` and
+    ``map_blocks`` would do, as one explicit graph whose memory per worker does not grow
+    with the number of chunks.
+
+    ``axes[axis] = (index, lo, block_sizes, (left, right))``: ``index`` maps the padded axis
+    to input samples (:func:`padded_index`; -1 is ``fill``), ``lo`` is the padding before
+    the input, ``block_sizes`` cut the padded axis into blocks, and every block but the
+    first reads ``left`` samples before it and every block but the last ``right`` samples
+    after it. The other axes keep ``x``'s chunks.
+
+    Every input chunk has one *owner*: the block holding the chunk's middle sample along
+    every axis. The owner reads the chunk itself; every other block that needs a part of it
+    (a halo, an edge pad such as 'wrap', a shifted block start) gets that part as a
+    *copied* strip, all of a chunk's strips cut by one task that runs as soon as the first
+    of those blocks needs one. So a chunk is held only until its strips are cut and its
+    owner has run (``dask.array.overlap`` passes views instead, which keep each neighbour
+    chunk whole until the last block reading it has run, and dask's order cuts each strip
+    only just before its reader runs), and each block is assembled inside the task that
+    runs ``block_fn`` on it.
+
+    ``with_location``: ``block_fn`` also receives ``block_info={None: {"chunk-location":
+    j}}``. ``block_args`` may be Delayed values (one graph key each, see :func:`shared`).
+    """
+    meta = np.empty((0,) * x.ndim, dtype=dtype)
+    token = tokenize(x, {a: (v[0].tobytes(), *v[1:]) for a, v in axes.items()}, fill,
+                     block_fn, block_args, chunks, dtype, with_location)
+    strip_name = f"halo-strip-{token}"
+    name = f"{funcname(block_fn)}-halo-{token}"
+    arg_keys = [a.key if isinstance(a, Delayed) else a for a in block_args]
+    # per axis and block: the runs it reads ((chunk, slice in chunk, slice in block)), and
+    # per axis and input chunk: the block that owns it
+    per_axis: list[list[list[tuple[int | None, slice | None, slice]]]] = []
+    owners: list[list[int]] = []
+    shapes: list[list[int]] = []
+    for a in range(x.ndim):
+        sizes = x.chunks[a]
+        starts = np.cumsum((0, *sizes[:-1]))
+        if a not in axes:
+            per_axis.append([[(j, slice(None), slice(None))] for j in range(len(sizes))])
+            owners.append(list(range(len(sizes))))
+            shapes.append(list(sizes))
+            continue
+        index, lo, blocks, (left, right) = axes[a]
+        edges = np.cumsum((0, *blocks))
+        reads, axis_shapes = [], []
+        for j in range(len(blocks)):
+            r0 = edges[j] - (left if j > 0 else 0)
+            r1 = edges[j + 1] + (right if j < len(blocks) - 1 else 0)
+            reads.append([(c, local, slice(place.start, place.stop))
+                          for c, local, place in _axis_runs(index[r0:r1], starts)])
+            axis_shapes.append(int(r1 - r0))
+        middles = lo + starts + np.asarray(sizes) // 2
+        owners.append((np.searchsorted(edges, middles, side="right") - 1).tolist())
+        per_axis.append(reads)
+        shapes.append(axis_shapes)
+    graph: dict[Any, Any] = {}
+    strips: dict[tuple[int, ...], list[tuple[slice, ...]]] = {}
+    for location in itertools.product(*(range(len(s)) for s in shapes)):
+        pieces, places, sources, filled = [], [], [], False
+        for combo in itertools.product(*(per_axis[a][j] for a, j in enumerate(location))):
+            if any(c is None for c, _, _ in combo):
+                filled = True
+                continue
+            chunk = tuple(c for c, _, _ in combo)
+            part = tuple(local for _, local, _ in combo)
+            places.append(tuple(place for _, _, place in combo))
+            if all(owners[a][c] == j for a, (c, j) in enumerate(zip(chunk, location,
+                                                                   strict=True))):
+                pieces.append((x.name, *chunk))
+                sources.append(part)
+            else:
+                cut = strips.setdefault(chunk, [])
+                pieces.append((strip_name, *chunk))
+                sources.append(len(cut))
+                cut.append(part)
+        fn = functools.partial(
+            _halo_block, fn=block_fn, shape=tuple(shapes[a][j] for a, j in enumerate(location)),
+            places=tuple(places), sources=tuple(sources), fill=fill, filled=filled,
+            dtype=x.dtype, location=location if with_location else None)
+        graph[(name, *location)] = (fn, pieces, *arg_keys)
+    for chunk, parts in strips.items():
+        graph[(strip_name, *chunk)] = (functools.partial(_copy_strips, parts=tuple(parts)),
+                                       (x.name, *chunk))
+    dependencies = [x, *(a for a in block_args if isinstance(a, Delayed))]
+    hlg = HighLevelGraph.from_collections(name, graph, dependencies=dependencies)
+    return da.Array(hlg, name, chunks, dtype=dtype, meta=meta)

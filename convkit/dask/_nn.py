@@ -18,7 +18,7 @@ import numpy as np
 import convkit.nn.functional as F
 from convkit import Tensor, from_numpy, no_grad
 from convkit.dask._chunks import plan_transposed_axis
-from convkit.dask._core import NUMPY_PAD_MODES, as_dask, da, shared, windowed
+from convkit.dask._core import NUMPY_PAD_MODES, as_dask, da, halo_map, shared, windowed
 
 __all__ = ["conv", "conv1d", "conv2d", "conv3d", "conv_transpose", "conv_transpose1d",
            "conv_transpose2d", "conv_transpose3d"]
@@ -248,15 +248,14 @@ def _conv_transpose(input: Any, weight: Any, bias: Any, stride: Any, padding: An
             out_spatial[a], allow_rechunk, op, 2 + a)
         plans.append(plan)
         windows.append(axis_windows)
-    blocks = x.rechunk({2 + a: p.in_chunks for a, p in enumerate(plans)})
-    depth = {0: 0, 1: 0, **{2 + a: p.depth for a, p in enumerate(plans)}}
-    if any(p.depth != (0, 0) for p in plans):
-        blocks = da.overlap.overlap(blocks, depth=depth, boundary="none", allow_rechunk=False)
+    # blocks cut on the input side, a left halo each, no padding at the edges
+    axes = {2 + a: (np.arange(x.shape[2 + a]), 0, p.in_chunks, p.depth)
+            for a, p in enumerate(plans)}
     block_fn = functools.partial(_conv_transpose_block, stride=stride_t, dilation=dilation_t,
                                  groups=groups, windows=tuple(windows))
     chunks = (x.chunks[0], (expected.shape[1],)) + tuple(p.out_chunks for p in plans)
-    out = da.map_blocks(block_fn, blocks, weight_key, bias_key, chunks=chunks, dtype=dtype,
-                        meta=np.empty((0,) * x.ndim, dtype=dtype))
+    out = halo_map(block_fn, x, axes, 0, (weight_key, bias_key), chunks, dtype,
+                   with_location=True)
     return out[0] if unbatched else out
 
 

@@ -108,6 +108,15 @@ def calibrate(path: str | os.PathLike | None = conv_plan.CONSTANTS_PATH, quick: 
     Algorithms slower than ``max_seconds`` on a problem are timed once and not fitted
     beyond it. Returns the constants (and writes them to ``path`` unless it is None).
     """
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > cores / 2:
+        # BLAS threads that wait for a busy core spin: timings taken now are inflated
+        # unevenly, and the fitted model would mislead the planner on a quiet machine
+        log(f"warning: load average {load:.1f} on {cores} cores: other processes compete "
+            "for the CPU, so these timings (and the constants) may be off; calibrate on a "
+            "quiet machine")
     rng = np.random.default_rng(0)
     algs = _conv.algorithms()
     rows: dict[tuple[str, str, str], list[list[float]]] = {}
@@ -159,8 +168,7 @@ def calibrate(path: str | os.PathLike | None = conv_plan.CONSTANTS_PATH, quick: 
             "written_by": "convkit calibrate" + (" --quick" if quick else ""),
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "machine": platform.machine(),
-            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count(),
+            "cores": cores, "load_average_at_start": round(load, 2),
             "python": platform.python_version(), "numpy": np.__version__,
             "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
             "seconds": round(time.perf_counter() - t_start, 1),
