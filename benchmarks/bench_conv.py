@@ -7,8 +7,8 @@ Run from the repository root::
     python benchmarks/bench_conv.py --cases A,C,K         # a subset
     python benchmarks/bench_conv.py --markdown docs/performance.md   # also write the page
 
-With fast convkit algorithms a default run takes about 5-6 minutes, most of it PyTorch's
-case F (tens of seconds per call); a slow convkit path makes it longer.
+A default run takes 6-18 minutes on 2 cores, most of it PyTorch's case F (40-100 s per
+call, depending on the CPU); ``--quick`` takes 3-5 minutes.
 
 Both libraries go through their public path on the same float32 NCHW data:
 ``convkit.nn.functional`` and ``Tensor.backward`` against ``torch.nn.functional`` and
