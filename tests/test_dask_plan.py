@@ -21,6 +21,7 @@ import convkit.dask as cd
 import convkit.nn.functional as F
 from convkit import signal
 from convkit.dask._chunks import merge_small_blocks, plan_axis, plan_transposed_axis
+from convkit.dask._core import leaf_reads
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
 
@@ -276,6 +277,12 @@ def test_correlate_valid_with_larger_kernel_swaps_as_scipy():
 
 
 # ----------------------------------------------------------------------------- halo graph
+def _dependencies(graph: dict, key) -> set:
+    from dask.core import get_dependencies
+
+    return set(get_dependencies(graph, key))
+
+
 def _dependents(graph: dict) -> dict:
     from dask.core import get_dependencies
 
@@ -292,7 +299,9 @@ def test_each_input_chunk_feeds_only_its_own_block_and_one_strip_task(boundary):
     read whole by one block only (its owner) and by one task that copies the strips its
     neighbours need; no block holds a view of a neighbour chunk (dask.array.overlap's
     getitem views keep each neighbour chunk alive until its last reader has run)."""
-    x = da.from_array(np.arange(24 * 30, dtype=np.float64).reshape(24, 30), chunks=(8, 10))
+    # chunks computed by a task (not leaf reads): the read-once graph
+    x = da.from_array(np.arange(24 * 30, dtype=np.float64).reshape(24, 30),
+                      chunks=(8, 10)).map_blocks(np.copy)
     out = cd.convolve2d(x, np.ones((5, 3)), mode="same", boundary=boundary)
     graph = dict(out.__dask_graph__())
     dependents = _dependents(graph)
@@ -314,6 +323,68 @@ def test_each_input_chunk_feeds_only_its_own_block_and_one_strip_task(boundary):
     assert all(min(s.shape) <= 4 for s in cut)
     np.testing.assert_array_equal(
         got, signal.convolve2d(x.compute(), np.ones((5, 3)), "same", boundary))
+
+
+class _ArrayLike:
+    """A minimal array-like source (shape, dtype, ndim, __getitem__), as a reader of a file."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data, self.shape, self.dtype, self.ndim = data, data.shape, data.dtype, data.ndim
+
+    def __getitem__(self, key):
+        return np.array(self.data[key])
+
+
+@pytest.mark.parametrize("source", ["ndarray", "array-like", "inline", "random"])
+@pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
+def test_leaf_chunks_are_read_twice_not_held_for_strips(source, boundary):
+    """Input chunks that are leaf reads (from_array over an ndarray or any array-like, a
+    random array) are read again by the strip tasks: no strip task depends on a chunk key,
+    so each chunk feeds its own block only -- and the result is exactly the in-memory one."""
+    data = np.arange(24 * 30, dtype=np.float64).reshape(24, 30) % 7
+    x = {"ndarray": lambda: da.from_array(data, chunks=(8, 10)),
+         "array-like": lambda: da.from_array(_ArrayLike(data), chunks=(8, 10),
+                                             meta=np.empty((0, 0))),
+         "inline": lambda: da.from_array(_ArrayLike(data), chunks=(8, 10), inline_array=True,
+                                         meta=np.empty((0, 0))),
+         "random": lambda: da.random.default_rng(3).integers(0, 7, (24, 30), chunks=(8, 10),
+                                                             dtype=np.int64)}[source]()
+    assert leaf_reads(x) is not None
+    kernel = np.arange(15.0).reshape(5, 3)
+    out = cd.convolve2d(x, kernel, mode="same", boundary=boundary)
+    graph = dict(out.__dask_graph__())
+    dependents = _dependents(graph)
+    chunk_keys = {k for k in graph if isinstance(k, tuple) and k[0] == x.name}
+    strip_keys = {k for k in graph if isinstance(k, tuple) and str(k[0]).startswith(
+        "halo-strip-")}
+    assert len(chunk_keys) == 9 and strip_keys
+    for key in chunk_keys:
+        assert dependents[key] == {(out.name, *key[1:])}  # its own block only
+    for key in strip_keys:
+        assert not _dependencies(graph, key) & chunk_keys
+    with dask.config.set(scheduler="synchronous"):
+        got, whole = dask.compute(out, x)
+    np.testing.assert_array_equal(got, signal.convolve2d(whole, kernel, "same", boundary))
+
+
+def test_computed_chunks_are_read_once():
+    """Chunks computed by other tasks (arithmetic, a rechunk) are not recomputed for their
+    strips: the strip task depends on the chunk key."""
+    data = np.arange(24 * 30, dtype=np.float64).reshape(24, 30)
+    for x in (da.from_array(data, chunks=(8, 10)) + 1,
+              da.from_array(_ArrayLike(data), chunks=(4, 5),
+                            meta=np.empty((0, 0))).rechunk((8, 10))):
+        assert leaf_reads(x) is None
+        out = cd.convolve2d(x, np.ones((5, 3)), mode="same", boundary="symm")
+        graph = dict(out.__dask_graph__())
+        for key in graph:
+            if isinstance(key, tuple) and str(key[0]).startswith("halo-strip-"):
+                assert _dependencies(graph, key) == {(x.name, *key[1:])}
+        with dask.config.set(scheduler="synchronous"):
+            got = out.compute()
+        np.testing.assert_array_equal(
+            got, signal.convolve2d(data + (1 if x.name.startswith("add") else 0),
+                                   np.ones((5, 3)), "same", "symm"))
 
 
 def test_padding_wider_than_the_axis_reads_the_right_samples():

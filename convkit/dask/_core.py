@@ -17,7 +17,9 @@ import numpy as np
 try:
     import dask
     import dask.array as da
+    from dask._task_spec import Alias, DataNode, GraphNode, Task
     from dask.base import tokenize
+    from dask.core import flatten, istask
     from dask.delayed import Delayed
     from dask.highlevelgraph import HighLevelGraph
     from dask.utils import funcname
@@ -27,7 +29,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from convkit.dask._chunks import AxisPlan, plan_axis
 
-__all__ = ["as_dask", "windowed", "halo_map", "padded_index", "shared"]
+__all__ = ["as_dask", "windowed", "halo_map", "leaf_reads", "padded_index", "shared"]
 
 # Boundary names of PyTorch (padding_mode) and SciPy (boundary) -> numpy.pad's names.
 NUMPY_PAD_MODES = {"zeros": "constant", "constant": "constant", "fill": "constant",
@@ -138,10 +140,10 @@ def _axis_runs(index: np.ndarray, starts: np.ndarray
     return runs
 
 
-def _copy_strips(chunk: np.ndarray, parts: tuple[tuple[slice, ...], ...]
-                 ) -> tuple[np.ndarray, ...]:
+def _copy_strips(chunk: Any, parts: tuple[tuple[slice, ...], ...]) -> tuple[np.ndarray, ...]:
     """The parts of a chunk that other blocks read, each an array of its own: views
     (``chunk[part]``) would keep the whole chunk alive for as long as any of them is."""
+    chunk = np.asarray(chunk)
     return tuple(np.array(chunk[part], copy=True) for part in parts)
 
 
@@ -169,6 +171,54 @@ def _halo_block(pieces: list[np.ndarray], *args: Any, fn: Callable[..., np.ndarr
     if location is None:
         return fn(block, *args)
     return fn(block, *args, block_info={None: {"chunk-location": location}})
+
+
+# Off only to measure the read-once graph against this one (benchmarks/bench_dask.py
+# --read-once); results are the same either way.
+READ_TWICE = True
+
+
+def _is_literal(value: Any) -> bool:
+    """Whether a graph value is data (a DataNode or a plain object), not a task."""
+    if isinstance(value, DataNode):
+        return True
+    return not isinstance(value, GraphNode) and not istask(value)
+
+
+def leaf_reads(x: da.Array) -> dict[tuple, Any] | None:
+    """For each chunk key of ``x``, something that gives that chunk again without any other
+    chunk key -- or ``None`` if some chunk is computed from other tasks.
+
+    A chunk qualifies if its graph value is data (``from_array`` over an in-memory ndarray
+    slices it into literal chunks: the value itself is returned) or a task whose
+    dependencies are data shared by every chunk (``from_array`` over a memmap, zarr array or
+    any array-like, ``from_zarr``, the CLI's readers: a getter on the one source object;
+    ``dask.array.random``: no dependencies at all): the task is returned, and running a clone
+    of it reads the chunk a second time. Chunks computed by other tasks (a rechunk, any
+    arithmetic) are not re-read: that would repeat the upstream work."""
+    graph = x.__dask_graph__()
+    reads: dict[tuple, Any] = {}
+    shared_deps: set | None = None  # the data every chunk task reads from
+    for key in flatten(x.__dask_keys__()):
+        try:
+            value = graph[key]
+        except KeyError:  # pragma: no cover - a graph without its own keys
+            return None
+        if _is_literal(value):
+            reads[key] = value.value if isinstance(value, DataNode) else value
+            continue
+        if not isinstance(value, Task) or isinstance(value, Alias):
+            return None  # legacy tuples and aliases: not inspected, the old path
+        # A getter reads from one source object that every chunk shares; a task with a
+        # dependency of its own per chunk (x + 0 over literal chunks) computes its chunk.
+        if shared_deps is None:
+            shared_deps = set(value.dependencies)
+            if not all(dep in graph and _is_literal(graph[dep]) for dep in shared_deps):
+                return None
+        elif set(value.dependencies) != shared_deps:
+            return None
+        reads[key] = value
+    return reads
 
 
 def halo_map(block_fn: Callable[..., np.ndarray], x: da.Array,
@@ -256,9 +306,21 @@ def halo_map(block_fn: Callable[..., np.ndarray], x: da.Array,
             places=tuple(places), sources=tuple(sources), fill=fill, filled=filled,
             dtype=x.dtype, location=location if with_location else None)
         graph[(name, *location)] = (fn, pieces, *arg_keys)
+    # Read twice where reading is cheap: if every chunk of x is a leaf read (see
+    # leaf_reads), the strip task reads its chunk again itself -- a clone of the chunk's task
+    # under a new key, or the strips of a literal chunk cut now -- so a chunk is held only by
+    # its owner (read -> run -> release), not until the owner's neighbours have run.
+    reads = leaf_reads(x) if strips and READ_TWICE else None
     for chunk, parts in strips.items():
-        graph[(strip_name, *chunk)] = (functools.partial(_copy_strips, parts=tuple(parts)),
-                                       (x.name, *chunk))
+        key, cut = (strip_name, *chunk), functools.partial(_copy_strips, parts=tuple(parts))
+        if reads is None:
+            graph[key] = (cut, (x.name, *chunk))
+            continue
+        read = reads[(x.name, *chunk)]
+        if isinstance(read, Task):
+            graph[key] = Task(key, cut, read.substitute({}, key=(f"halo-read-{token}", *chunk)))
+        else:
+            graph[key] = DataNode(key, cut(read))
     dependencies = [x, *(a for a in block_args if isinstance(a, Delayed))]
     hlg = HighLevelGraph.from_collections(name, graph, dependencies=dependencies)
     return da.Array(hlg, name, chunks, dtype=dtype, meta=meta)

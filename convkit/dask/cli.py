@@ -68,7 +68,44 @@ class _FileArray:
         return zarr.open(tifffile.imread(self.path, aszarr=True), mode="r")
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        return np.asarray(self._open()[key])
+        if self.kind == ".npy":
+            region = _read_npy_region(self.path, self.shape, self.dtype, key)
+            if region is not None:
+                return region
+        # a copy: a view of a memory map keeps the whole map, and every page of the file
+        # it touched (the kernel maps neighbouring pages too), resident while it lives
+        return np.array(self._open()[key])
+
+
+def _read_npy_region(path: str, shape: tuple[int, ...], dtype: np.dtype,
+                     key: Any) -> np.ndarray | None:
+    """``key`` (a tuple of step-1 slices, as ``da.from_array`` asks) of a C-ordered ``.npy``
+    file, read row by row with ``pread``: nothing is memory-mapped, so the worker's memory
+    holds the region and no more. ``None`` for other keys and layouts."""
+    key = key if isinstance(key, tuple) else (key,)
+    if (len(key) != len(shape) or dtype.hasobject or not shape
+            or not all(isinstance(k, slice) and k.step in (None, 1) for k in key)):
+        return None
+    header = np.load(path, mmap_mode="r")  # the layout only; no page of it is touched
+    fortran, offset = not header.flags.c_contiguous, header.offset
+    del header
+    if fortran:
+        return None
+    with open(path, "rb") as f:
+        bounds = [k.indices(n)[:2] for k, n in zip(key, shape, strict=True)]
+        out = np.empty(tuple(max(b - a, 0) for a, b in bounds), dtype=dtype)
+        if out.size == 0:
+            return out
+        strides = np.cumprod((1, *shape[:0:-1]))[::-1] * dtype.itemsize
+        lo, row = bounds[-1][0], out.reshape(-1, out.shape[-1])
+        fd = f.fileno()
+        for i, index in enumerate(np.ndindex(*out.shape[:-1])):
+            start = offset + sum((a + j) * st for (a, _), j, st in
+                                 zip(bounds[:-1], index, strides[:-1], strict=True))
+            view = memoryview(row[i]).cast("B")
+            if os.preadv(fd, [view], start + lo * dtype.itemsize) != view.nbytes:
+                raise OSError(f"{path}: short read")
+    return out
 
 
 def read_input(path: str, chunks: str | None = None) -> Any:
