@@ -17,19 +17,20 @@ import numpy as np
 try:
     import dask
     import dask.array as da
-    from dask._task_spec import Alias, DataNode, GraphNode, Task
+    from dask._task_spec import Alias, DataNode, GraphNode, Task, TaskRef
     from dask.base import tokenize
     from dask.core import flatten, istask
     from dask.delayed import Delayed
     from dask.highlevelgraph import HighLevelGraph
-    from dask.utils import funcname
+    from dask.utils import apply, funcname
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("convkit.dask needs the 'dask' extra: pip install 'convkit[dask]' "
                       "(dask[array,distributed])") from error
 
 from convkit.dask._chunks import AxisPlan, plan_axis
 
-__all__ = ["as_dask", "windowed", "halo_map", "leaf_reads", "padded_index", "shared"]
+__all__ = ["as_dask", "windowed", "halo_map", "leaf_reads", "region_reads", "padded_index",
+           "shared"]
 
 # Boundary names of PyTorch (padding_mode) and SciPy (boundary) -> numpy.pad's names.
 NUMPY_PAD_MODES = {"zeros": "constant", "constant": "constant", "fill": "constant",
@@ -221,6 +222,47 @@ def leaf_reads(x: da.Array) -> dict[tuple, Any] | None:
     return reads
 
 
+def _region_read(read: Any, part: tuple[slice, ...]) -> tuple[tuple, tuple[slice, ...]] | None:
+    """A task that reads only ``part`` of a chunk from its source, and ``part`` relative to
+    what it reads -- or ``None`` when ``read`` is not a region getter.
+
+    ``from_array`` and ``from_zarr`` read each chunk as ``getter(source, region, **kw)``; the
+    same getter on the bounding box of ``part`` reads just the samples a halo needs (a
+    reflected run, step -1, is read forwards and reversed after)."""
+    if not isinstance(read, Task) or len(read.args) != 2:
+        return None
+    source, region = read.args
+    if not isinstance(source, TaskRef) or not isinstance(region, DataNode):
+        return None
+    region = region.value
+    if not (isinstance(region, tuple) and len(region) == len(part) and all(
+            isinstance(r, slice) and r.step in (None, 1) and r.start is not None
+            and r.stop is not None for r in region)):
+        return None
+    boxes, relative = [], []
+    for r, p in zip(region, part, strict=True):
+        start, stop, step = p.indices(r.stop - r.start)
+        if step == 1:
+            lo, hi, rel = start, stop, slice(None)
+        elif step == -1:
+            lo, hi, rel = stop + 1, start + 1, slice(None, None, -1)
+        else:  # pragma: no cover - runs are contiguous, forwards or backwards
+            return None
+        boxes.append(slice(r.start + lo, r.start + hi))
+        relative.append(rel)
+    return (apply, read.func, [source.key, tuple(boxes)], dict(read.kwargs)), tuple(relative)
+
+
+def region_reads(x: da.Array) -> bool:
+    """Whether every chunk of ``x`` comes from a region getter (``from_array`` over an
+    array-like or memmap, ``from_zarr``, the CLI's readers): then each block reads its halos
+    from the source itself, and no strip is held between tasks."""
+    reads = leaf_reads(x)
+    whole = (slice(None),) * x.ndim
+    return reads is not None and all(_region_read(r, whole) is not None
+                                     for r in reads.values())
+
+
 def halo_map(block_fn: Callable[..., np.ndarray], x: da.Array,
              axes: Mapping[int, tuple[np.ndarray, int, tuple[int, ...], tuple[int, int]]],
              fill: Any, block_args: tuple, chunks: tuple[tuple[int, ...], ...], dtype: Any,
@@ -283,6 +325,13 @@ def halo_map(block_fn: Callable[..., np.ndarray], x: da.Array,
         shapes.append(axis_shapes)
     graph: dict[Any, Any] = {}
     strips: dict[tuple[int, ...], list[tuple[slice, ...]]] = {}
+    # Read twice where reading is cheap (see leaf_reads). Best, a region getter: the block
+    # reads its halo's samples from the source itself, inside its own task, so no strip
+    # exists outside the task that uses it. Otherwise a strip task reads its chunk again
+    # (a clone of the chunk's task under a new key, or the strips of a literal chunk cut
+    # now). Either way a chunk is held only by its owner (read -> run -> release), not until
+    # the owner's neighbours have run.
+    reads = leaf_reads(x) if READ_TWICE else None
     for location in itertools.product(*(range(len(s)) for s in shapes)):
         pieces, places, sources, filled = [], [], [], False
         for combo in itertools.product(*(per_axis[a][j] for a, j in enumerate(location))):
@@ -297,6 +346,12 @@ def halo_map(block_fn: Callable[..., np.ndarray], x: da.Array,
                 pieces.append((x.name, *chunk))
                 sources.append(part)
             else:
+                direct = (_region_read(reads[(x.name, *chunk)], part) if reads is not None
+                          else None)
+                if direct is not None:
+                    pieces.append(direct[0])
+                    sources.append(direct[1])
+                    continue
                 cut = strips.setdefault(chunk, [])
                 pieces.append((strip_name, *chunk))
                 sources.append(len(cut))
@@ -306,11 +361,6 @@ def halo_map(block_fn: Callable[..., np.ndarray], x: da.Array,
             places=tuple(places), sources=tuple(sources), fill=fill, filled=filled,
             dtype=x.dtype, location=location if with_location else None)
         graph[(name, *location)] = (fn, pieces, *arg_keys)
-    # Read twice where reading is cheap: if every chunk of x is a leaf read (see
-    # leaf_reads), the strip task reads its chunk again itself -- a clone of the chunk's task
-    # under a new key, or the strips of a literal chunk cut now -- so a chunk is held only by
-    # its owner (read -> run -> release), not until the owner's neighbours have run.
-    reads = leaf_reads(x) if strips and READ_TWICE else None
     for chunk, parts in strips.items():
         key, cut = (strip_name, *chunk), functools.partial(_copy_strips, parts=tuple(parts))
         if reads is None:
