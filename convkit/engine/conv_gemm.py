@@ -899,6 +899,11 @@ def _output_phases(p: ConvProblem) -> _OutputPhases:
     return _OutputPhases(source, offset, tuple(phases), covered == math.prod(p.x_shape[2:]))
 
 
+# GEMM dimensions from which BLAS's register blocking runs at full width (AVX2/AVX-512
+# sgemm kernels are 8-16 columns wide)
+_WIDE = 16
+
+
 def _block(rows: int, per_row: int, itemsize: int) -> int:
     """GEMM rows per call so that the block accumulated over the taps stays in cache."""
     return min(rows, max(1, _CHUNK_BYTES // (per_row * itemsize)))
@@ -1012,10 +1017,18 @@ class Shifted(Algorithm):
         return (copied + grid_out + weights) * p.dtype.itemsize
 
     def features(self, p: ConvProblem) -> tuple[float, ...]:
+        """(1, multiply-adds, bytes copied, bytes accumulated, GEMM calls, multiply-adds
+        weighted by how narrow each GEMM is: BLAS runs a product with few output columns or
+        a short contraction far below its peak -- the input gradient of a stem with 3 input
+        channels is such a product -- while the other features would price it as wide)."""
         macs, traffic, calls, copied, grid_out = self._work(p)
         size = p.dtype.itemsize
+        d = _dims(p)
+        columns, depth = {"forward": (d.og, d.cg), "grad_input": (d.cg, d.og),
+                          "grad_weight": (d.og, d.cg)}[p.kind]
+        narrow = macs * (_WIDE / min(columns, depth, _WIDE) - 1)
         return (1.0, float(macs), float((copied + grid_out) * size), float(traffic * size),
-                float(calls))
+                float(calls), float(narrow))
 
     def run(self, p: ConvProblem, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         d = _dims(p)
