@@ -1026,7 +1026,7 @@ class Shifted(Algorithm):
         d = _dims(p)
         columns, depth = {"forward": (d.og, d.cg), "grad_input": (d.cg, d.og),
                           "grad_weight": (d.og, d.cg)}[p.kind]
-        narrow = macs * (_WIDE / min(columns, depth, _WIDE) - 1)
+        narrow = macs * (_WIDE / max(min(columns, depth, _WIDE), 1) - 1)  # 0 channels: 0 macs
         return (1.0, float(macs), float((copied + grid_out) * size), float(traffic * size),
                 float(calls), float(narrow))
 
